@@ -1,0 +1,127 @@
+// One incremental RESP2/RESP3 state machine for both directions of a connection.
+//
+// Bytes arrive in arbitrary pieces (TCP segments); values may be split anywhere. The parser
+// reports values as events to a RespHandler, handing out views into the caller's bytes
+// where they are contiguous and into a small internal line buffer where a header or a
+// simple value straddles two pieces. It allocates nothing per value.
+#ifndef RESPTRACE_RESP_PARSER_H_
+#define RESPTRACE_RESP_PARSER_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "resptrace/resp_type.h"
+
+namespace resptrace {
+
+// Which side of the connection the bytes come from. Requests follow Redis's own request
+// grammar (a '*' multibulk of '$' bulk strings, or an inline command line); replies may be
+// any RESP2/RESP3 value.
+enum class RespRole : uint8_t { kRequest, kReply };
+
+struct RespLimits {
+  uint32_t max_depth = 128;                   // nested aggregates
+  int64_t max_aggregate_len = 1 << 24;        // elements declared by one aggregate header
+  int64_t max_request_multibulk_len = 1 << 20;  // Redis: "invalid multibulk length" above
+  int64_t max_bulk_len = 512ll << 20;         // Redis's proto-max-bulk-len default
+  uint32_t max_inline_len = 64 << 10;         // Redis's PROTO_INLINE_MAX_SIZE
+  uint32_t max_line_len = 1 << 20;            // simple string/error/number lines
+};
+
+// A scalar value, or one piece of a bulk value that spans several pieces of input.
+struct ScalarPiece {
+  RespType type;
+  std::string_view data;  // this piece's bytes; for verbatim, including the "txt:" prefix
+  uint64_t missing = 0;   // bytes of the value lost to a gap at this point (not in data)
+  int64_t declared_len = 0;  // the full value's length (bulk types) or data.size()
+  bool first = true;      // first piece of this value
+  bool last = true;       // last piece of this value
+};
+
+enum class RespError : uint8_t {
+  kBadType,            // a byte that starts no RESP value
+  kBadLength,          // length or count not a number, negative (other than -1) or too big
+  kBadInteger,         // integer value not a valid signed 64-bit number
+  kBadDouble,
+  kBadBoolean,
+  kMissingCrlf,        // a bulk string not followed by CRLF
+  kTooDeep,            // nesting past max_depth
+  kLineTooLong,        // a line past max_line_len / max_inline_len
+  kUnbalancedQuotes,   // inline command (Redis answers "unbalanced quotes in request")
+  kExpectedBulk,       // request multibulk element not a '$' (Redis: "expected '$'")
+  kGap,                // bytes missing for good outside a bulk string's body
+};
+std::string_view RespErrorName(RespError e);
+
+class RespHandler {
+ public:
+  virtual ~RespHandler() = default;
+  // A top-level value starts. `ts_ns` is the capture time of the bytes holding its first
+  // byte. `inline_command` is true for a request written as an inline line; its arguments
+  // then arrive as an array of bulk strings (unquoted and unescaped).
+  virtual void OnMessageBegin(int64_t ts_ns, bool inline_command) = 0;
+  // An aggregate header. `count` is the number of elements that follow (twice the
+  // declared count for maps and attributes). An attribute is not itself a value: it
+  // precedes the value it annotates, and does not count as an element of its parent.
+  virtual void OnAggregate(RespType type, int64_t count) = 0;
+  virtual void OnScalar(const ScalarPiece& piece) = 0;
+  // The top-level value is complete. `ts_ns` is the capture time of the bytes holding its
+  // last byte; `wire_bytes` its size on the wire, gap bytes included.
+  virtual void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) = 0;
+  // The input is not RESP at this point (or bytes went missing outside a bulk body). Any
+  // message in progress is abandoned without OnMessageEnd. The parser then skips input up
+  // to the next safe boundary (see RespParser::Feed) and calls OnResync when it finds it.
+  virtual void OnProtocolError(RespError error, int64_t ts_ns) = 0;
+  // Parsing resumes at a boundary after a protocol error; `skipped` bytes were discarded.
+  virtual void OnResync(uint64_t skipped, int64_t ts_ns) = 0;
+};
+
+class RespParser {
+ public:
+  RespParser(RespRole role, const RespLimits& limits, RespHandler* handler);
+
+  // Parses `bytes`, the next piece of the stream. Views handed to the handler are valid
+  // only during the callback.
+  //
+  // After a protocol error the parser discards bytes until a safe boundary: for requests,
+  // a line that starts with '*' followed by a digit; for replies, a line that starts with
+  // a RESP type byte. A line start is the byte after a "\n".
+  void Feed(std::string_view bytes, int64_t ts_ns);
+
+  // `bytes` bytes of the stream are missing for good. Inside the body of a bulk string
+  // whose length is known, they are skipped (reported as ScalarPiece::missing) and the
+  // parser stays in step; anywhere else they are a kGap protocol error.
+  void OnGap(uint64_t bytes, int64_t ts_ns);
+
+  // True between messages (no value in progress, not resynchronising).
+  bool at_boundary() const;
+  bool resyncing() const;
+
+ private:
+  // Implementation state; see resp_parser.cc.
+  struct Frame {
+    int64_t remaining;  // elements still expected in this aggregate
+    bool attribute;     // this frame is an attribute (does not count in its parent)
+  };
+  enum class State : uint8_t;
+
+  RespRole role_;
+  RespLimits limits_;
+  RespHandler* handler_;
+  State state_;
+  std::vector<Frame> stack_;  // reserved to max_depth once, never grown past it
+  std::string line_;          // a line split across pieces; bounded by max_line_len
+  std::string inline_args_;   // unescaped inline arguments; bounded by max_inline_len
+  RespType bulk_type_ = RespType::kBulkString;
+  int64_t bulk_len_ = 0;      // declared length of the bulk value in progress
+  int64_t bulk_done_ = 0;     // bytes of it already reported
+  uint64_t msg_bytes_ = 0;    // bytes of the current message so far
+  uint64_t skipped_ = 0;      // bytes discarded while resynchronising
+  bool at_line_start_ = true;
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_RESP_PARSER_H_
