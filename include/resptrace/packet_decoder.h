@@ -33,8 +33,12 @@ class PacketDecoder {
   int link_type() const { return dlt_; }
 
  private:
-  explicit PacketDecoder(int dlt) : dlt_(dlt) {}
+  // How the link header is framed; several DLT values share one framing.
+  enum class Framing : uint8_t { kEthernet, kSll, kSll2, kLoopback, kRawIp, kIpv4, kIpv6 };
+
+  PacketDecoder(int dlt, Framing framing) : dlt_(dlt), framing_(framing) {}
   int dlt_;
+  Framing framing_;
 };
 
 const char* DecodeResultName(DecodeResult r);

@@ -1,0 +1,2 @@
+resptrace_test(packet_decoder_test resptrace_capture)
+resptrace_test(capture_reader_test resptrace_capture)
