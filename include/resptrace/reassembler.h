@@ -4,6 +4,7 @@
 #ifndef RESPTRACE_REASSEMBLER_H_
 #define RESPTRACE_REASSEMBLER_H_
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -59,27 +60,50 @@ class Reassembler {
   uint32_t next_seq() const { return isn_ + static_cast<uint32_t>(next_); }
 
  private:
+  // A run of bytes held ahead of a hole. A run without data stands for bytes known to be
+  // missing (cut by the snaplen): the gap is declared in their place when they come next,
+  // unless real bytes for the same range arrive first and replace them.
   struct Pending {
-    uint64_t offset;      // stream offset of data[0]
-    uint64_t wire_len;    // bytes this segment covers on the wire (>= data.size())
-    int64_t ts_ns;
-    std::string data;     // captured bytes
+    uint64_t offset;   // stream offset of the run's first byte
+    uint64_t len;      // bytes the run covers
+    int64_t ts_ns;     // capture time of the segment that carried them
+    std::string data;  // the `len` bytes, or empty when they are known missing
   };
-  // 64-bit stream offset of a 32-bit sequence number, near the current position.
-  uint64_t OffsetOf(uint32_t seq) const;
-  void Deliver(uint64_t offset, std::string_view data, uint64_t wire_len, int64_t ts_ns,
-               StreamConsumer& out);
+  // Offset of the FIN while none has been seen.
+  static constexpr uint64_t kNoFin = UINT64_MAX;
+
+  // Stream offset of a sequence number, taken within 2^31 of the next expected byte;
+  // negative for bytes before the stream start.
+  int64_t OffsetOf(uint32_t seq) const;
+  void PushSlow(const Segment& seg, StreamConsumer& out);
+  // Delivers from next_ up to `end`, taking buffered runs where they exist (first arrival
+  // wins) and otherwise the new bytes: `data` holds those of [next_, captured_end), the
+  // rest up to `end` are missing. Then drains the buffered runs that follow. Returns how
+  // many of the new bytes were already buffered.
+  uint64_t DeliverInOrder(uint64_t captured_end, uint64_t end, const char* data, int64_t ts_ns,
+                          StreamConsumer& out);
   void DrainPending(StreamConsumer& out);
-  void Insert(uint64_t offset, std::string_view data, uint64_t wire_len, int64_t ts_ns);
+  // Buffers the parts of [offset, end) not covered by a run yet; `data` holds their bytes,
+  // or is null for missing bytes. Returns how many bytes were covered already.
+  uint64_t Buffer(uint64_t offset, uint64_t end, const char* data, int64_t ts_ns);
+  // Drops missing-byte runs within [offset, end): real bytes for that range have arrived.
+  void ForgetMissing(uint64_t offset, uint64_t end);
+  // Index of the first run ending after `offset`.
+  size_t FirstRunEndingAfter(uint64_t offset) const;
+  void EnforceLimits(int64_t ts_ns, StreamConsumer& out);
+  // Declares the bytes from next_ up to `offset` missing.
   void SkipTo(uint64_t offset, int64_t ts_ns, StreamConsumer& out);
+  void Gap(uint64_t bytes, int64_t ts_ns, StreamConsumer& out);
 
   ReassemblerLimits limits_;
   ReassemblyCounters* counters_;
   bool started_ = false;
   uint32_t isn_ = 0;     // sequence number of stream offset 0
   uint64_t next_ = 0;    // next offset to deliver
+  uint64_t fin_offset_ = kNoFin;  // the FIN's offset: an ack past data acknowledges it too
   uint64_t buffered_bytes_ = 0;
-  std::vector<Pending> pending_;  // sorted by offset, non-overlapping
+  // Sorted by offset, non-overlapping, all past next_ (the first run starts after a hole).
+  std::vector<Pending> pending_;
 };
 
 }  // namespace resptrace

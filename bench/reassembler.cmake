@@ -1,0 +1,1 @@
+resptrace_bench(reassembler_bench resptrace_reassembly)

@@ -1,0 +1,1 @@
+resptrace_test(reassembler_test resptrace_reassembly)
