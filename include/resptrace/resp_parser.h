@@ -99,7 +99,16 @@ class RespParser {
   bool at_boundary() const;
   bool resyncing() const;
 
+  // Stream bytes received so far (fed and missing).
+  uint64_t consumed() const { return consumed_; }
+  // Stream offset of the first byte of the piece being parsed. During a callback, the
+  // value being reported ends after this offset: a lower bound of its end that costs the
+  // hot path nothing.
+  uint64_t piece_offset() const { return piece_offset_; }
+
  private:
+  friend class RespParserTestPeer;  // checks that internal buffers stay bounded
+
   // Implementation state; see resp_parser.cc.
   struct Frame {
     int64_t remaining;  // elements still expected in this aggregate
@@ -107,19 +116,38 @@ class RespParser {
   };
   enum class State : uint8_t;
 
+  const char* ParseLine(const char* p, const char* end);
+  const char* ParseBulk(const char* p, const char* end);
+  const char* Resync(const char* p, const char* end);
+  void OnLine(std::string_view line);
+  void OnReplyLine(std::string_view line);
+  void OnRequestLine(std::string_view line);
+  void OnInlineLine(std::string_view line);
+  void BeginMessage();
+  void StartBulk(RespType type, int64_t len);
+  void StartAggregate(RespType type, int64_t count);
+  void EmitScalar(RespType type, std::string_view data);
+  void CompleteValue(bool was_attribute);
+  void Fail(RespError error, bool next_is_line_start);
+
   RespRole role_;
   RespLimits limits_;
   RespHandler* handler_;
   State state_;
   std::vector<Frame> stack_;  // reserved to max_depth once, never grown past it
-  std::string line_;          // a line split across pieces; bounded by max_line_len
+  std::string line_;          // a line split across pieces; bounded by the line limit + 1
   std::string inline_args_;   // unescaped inline arguments; bounded by max_inline_len
   RespType bulk_type_ = RespType::kBulkString;
   int64_t bulk_len_ = 0;      // declared length of the bulk value in progress
-  int64_t bulk_done_ = 0;     // bytes of it already reported
+  int64_t bulk_done_ = 0;     // bytes of it (then of its CRLF) already consumed
   uint64_t msg_bytes_ = 0;    // bytes of the current message so far
   uint64_t skipped_ = 0;      // bytes discarded while resynchronising
+  int64_t now_ts_ = 0;        // ts of the Feed/OnGap call being handled
+  int64_t msg_ts_ = 0;        // ts of the current message's first byte
+  bool begun_ = false;        // OnMessageBegin was reported for the current message
   bool at_line_start_ = true;
+  uint64_t consumed_ = 0;
+  uint64_t piece_offset_ = 0;
 };
 
 }  // namespace resptrace

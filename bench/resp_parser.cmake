@@ -1,0 +1,1 @@
+resptrace_bench(resp_parser_bench resptrace_resp)

@@ -1,0 +1,1 @@
+resptrace_test(resp_parser_test resptrace_resp)
