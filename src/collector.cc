@@ -1,1 +1,183 @@
-// placeholder until the module lands
+#include "resptrace/collector.h"
+
+#include <algorithm>
+#include <utility>
+
+namespace resptrace {
+namespace {
+
+// Hands one direction's reassembled bytes to its parser.
+class ParserFeed final : public StreamConsumer {
+ public:
+  explicit ParserFeed(RespParser* parser) : parser_(parser) {}
+  void OnData(std::string_view bytes, int64_t ts_ns) override { parser_->Feed(bytes, ts_ns); }
+  void OnGap(uint64_t bytes, int64_t ts_ns) override { parser_->OnGap(bytes, ts_ns); }
+
+ private:
+  RespParser* parser_;
+};
+
+constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
+
+}  // namespace
+
+struct Collector::Connection {
+  Connection(const CollectorOptions& o, const Endpoint& c, const Endpoint& s, RecordSink* sink,
+             CollectorCounters* counters)
+      : client(c),
+        server(s),
+        to_server(o.reassembly, &counters->reassembly),
+        to_client(o.reassembly, &counters->reassembly),
+        session(o.session, c, s, sink, &counters->session),
+        request_parser(RespRole::kRequest, o.resp, session.request_handler()),
+        reply_parser(RespRole::kReply, o.resp, session.reply_handler()),
+        request_feed(&request_parser),
+        reply_feed(&reply_parser) {
+    session.set_request_parser(&request_parser);
+  }
+
+  // Once the first client bytes reached the parser, ties its stream positions to the
+  // client's sequence numbers.
+  void NoteRequestSeqBase() {
+    if (request_seq_base_known || request_parser.consumed() == 0) return;
+    session.SetRequestSeqBase(to_server.next_seq() - static_cast<uint32_t>(request_parser.consumed()));
+    request_seq_base_known = true;
+  }
+
+  Endpoint client;
+  Endpoint server;
+  Reassembler to_server;
+  Reassembler to_client;
+  Session session;
+  RespParser request_parser;
+  RespParser reply_parser;
+  ParserFeed request_feed;
+  ParserFeed reply_feed;
+  uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
+  int64_t last_ts_ns = 0;
+  bool client_fin = false;
+  bool server_fin = false;
+  bool request_seq_base_known = false;
+};
+
+Collector::Collector(const CollectorOptions& options, RecordSink* sink)
+    : options_(options), sink_(sink), server_port_(65536, false) {
+  for (uint16_t p : options_.server_ports) server_port_[p] = true;
+}
+
+Collector::~Collector() = default;
+
+bool Collector::IsServerPort(uint16_t port) const { return server_port_[port]; }
+
+Collector::CanonicalKey Collector::Canonical(const FlowKey& k) {
+  const bool src_first = k.src.addr.bytes < k.dst.addr.bytes ||
+                         (k.src.addr.bytes == k.dst.addr.bytes && k.src.port <= k.dst.port);
+  return src_first ? CanonicalKey{k.src, k.dst} : CanonicalKey{k.dst, k.src};
+}
+
+Collector::Connection* Collector::Lookup(const Segment& seg, bool* from_client) {
+  const CanonicalKey key = Canonical(seg.flow);
+  auto it = connections_.find(key);
+  if (it != connections_.end()) {
+    *from_client = seg.flow.src == it->second->client;
+    return it->second.get();
+  }
+  // A bare ACK or a stray FIN/RST of a connection not (or no longer) tracked starts nothing.
+  if (seg.payload_len == 0 && !seg.has(tcp_flags::kSyn)) return nullptr;
+
+  const bool src_port = IsServerPort(seg.flow.src.port);
+  const bool dst_port = IsServerPort(seg.flow.dst.port);
+  bool src_is_client;
+  if (src_port != dst_port) {
+    src_is_client = dst_port;
+  } else if (seg.has(tcp_flags::kSyn)) {
+    src_is_client = !seg.has(tcp_flags::kAck);
+  } else {
+    src_is_client = true;  // no handshake to go by: clients speak first
+  }
+  const Endpoint& client = src_is_client ? seg.flow.src : seg.flow.dst;
+  const Endpoint& server = src_is_client ? seg.flow.dst : seg.flow.src;
+  auto conn = std::make_unique<Connection>(options_, client, server, sink_, &counters_);
+  Connection* c = conn.get();
+  c->id = counters_.flows++;
+  connections_.emplace(key, std::move(conn));
+  *from_client = src_is_client;
+  return c;
+}
+
+void Collector::OnSegment(const Segment& seg) {
+  ++counters_.segments;
+  if (seg.ts_ns - last_expiry_check_ns_ >= kExpiryCheckEveryNs) {
+    ExpireIdle(seg.ts_ns);
+    last_expiry_check_ns_ = seg.ts_ns;
+  }
+  if (!IsServerPort(seg.flow.src.port) && !IsServerPort(seg.flow.dst.port)) {
+    ++counters_.ignored_segments;
+    return;
+  }
+  bool from_client = false;
+  Connection* c = Lookup(seg, &from_client);
+  if (c == nullptr) return;
+  c->last_ts_ns = seg.ts_ns;
+  const bool has_ack = seg.has(tcp_flags::kAck);
+  if (from_client) {
+    // The client acknowledging server bytes the capture never had turns them into a gap.
+    if (has_ack) c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
+    c->to_server.Push(seg, c->request_feed);
+    c->NoteRequestSeqBase();
+    if (seg.has(tcp_flags::kFin)) c->client_fin = true;
+  } else {
+    if (has_ack) {
+      c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
+      c->NoteRequestSeqBase();
+      c->session.SetReplyAck(seg.ack);
+    }
+    c->to_client.Push(seg, c->reply_feed);
+    if (seg.has(tcp_flags::kFin)) c->server_fin = true;
+  }
+  if (seg.has(tcp_flags::kRst)) {
+    ++counters_.closed_rst;
+    End(*c, NoReply::kReset);
+    connections_.erase(Canonical(seg.flow));
+  } else if (c->client_fin && c->server_fin) {
+    ++counters_.closed_fin;
+    End(*c, NoReply::kClosed);
+    connections_.erase(Canonical(seg.flow));
+  }
+}
+
+void Collector::End(Connection& c, NoReply why) {
+  c.to_server.Flush(c.last_ts_ns, c.request_feed);
+  c.to_client.Flush(c.last_ts_ns, c.reply_feed);
+  if (!c.request_parser.at_boundary()) ++counters_.cut_messages;
+  if (!c.reply_parser.at_boundary()) ++counters_.cut_messages;
+  c.session.Close(why);
+}
+
+void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_ns, NoReply why) {
+  std::vector<std::pair<uint64_t, CanonicalKey>> ending;
+  for (const auto& [key, conn] : connections_) {
+    if (pred(*conn, now_ns)) ending.emplace_back(conn->id, key);
+  }
+  std::sort(ending.begin(), ending.end(),
+            [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [id, key] : ending) {
+    auto it = connections_.find(key);
+    End(*it->second, why);
+    connections_.erase(it);
+  }
+  if (why == NoReply::kIdleTimeout) counters_.idle_timeouts += ending.size();
+}
+
+void Collector::ExpireIdle(int64_t now_ns) {
+  const int64_t timeout = options_.idle_timeout_ns;
+  if (timeout <= 0) return;
+  EndWhere([](const Connection& c, int64_t limit) { return c.last_ts_ns < limit; },
+           now_ns - timeout, NoReply::kIdleTimeout);
+}
+
+void Collector::Finish() {
+  EndWhere([](const Connection&, int64_t) { return true; }, 0, NoReply::kEndOfCapture);
+}
+
+}  // namespace resptrace

@@ -1,1 +1,148 @@
-// placeholder until the module lands
+#include "resptrace/options.h"
+
+#include <cstring>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
+namespace resptrace {
+namespace {
+
+// Abseil here is built with its own string_view type, so std::string_view goes in as std::string.
+absl::Status Bad(std::string_view flag, std::string_view value, std::string_view want) {
+  return absl::InvalidArgumentError(absl::StrCat("bad value '", std::string(value), "' for ",
+                                                 std::string(flag), ": ", std::string(want),
+                                                 " (see --help)"));
+}
+
+absl::StatusOr<std::vector<uint16_t>> ParsePorts(std::string_view flag, std::string_view list) {
+  std::vector<uint16_t> ports;
+  for (absl::string_view p : absl::StrSplit(absl::string_view(list.data(), list.size()), ',')) {
+    uint32_t v = 0;
+    if (!absl::SimpleAtoi(p, &v) || v == 0 || v > 65535) {
+      return Bad(flag, list, "a comma-separated list of TCP ports 1-65535");
+    }
+    ports.push_back(static_cast<uint16_t>(v));
+  }
+  return ports;
+}
+
+}  // namespace
+
+std::string UsageText() {
+  return R"(usage: resptrace -r FILE [options]
+
+Shows every command a client sends to a Redis (RESP) server, its reply and its latency,
+decoded from captured traffic.
+
+input:
+  -r, --read FILE          read a pcap or pcapng capture ("-" for standard input)
+  -p, --ports LIST         server ports, comma-separated (default 6379)
+
+output:
+  -o, --output FORMAT      text (default): one line per command
+                           json: one JSON object per line (schema: docs/records.md)
+                           none: no records, only the summary's counts
+  --max-value-bytes N      keep at most N bytes of each value, cut ones are marked
+                           (default 512, 0 = never cut)
+  --max-elements N         keep at most N elements of each array, map or set, the rest
+                           are counted (default 1000, 0 = all)
+
+connections:
+  --idle-timeout SECONDS   close a connection silent this long, reporting its waiting
+                           commands (default 300, 0 = never)
+  --max-pending N          commands awaiting a reply per connection before it is
+                           declared out of step (default 10000)
+
+  -h, --help               this text
+  --version                the version
+
+A summary goes to standard error at the end. Exit status: 0 when the input was read to
+its end (anomalies in the traffic are counted, not failures), 1 when the capture cannot
+be read or is corrupt, 2 for bad arguments.
+)";
+}
+
+absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    std::string_view value;
+    // --flag=value and --flag value both work.
+    if (arg.substr(0, 2) == "--" && arg.find('=') != std::string_view::npos) {
+      const size_t eq = arg.find('=');
+      value = arg.substr(eq + 1);
+      arg = arg.substr(0, eq);
+    }
+    auto need_value = [&]() -> absl::StatusOr<std::string_view> {
+      if (!value.empty()) return value;
+      if (i + 1 >= argc) return absl::InvalidArgumentError(absl::StrCat(std::string(arg), " needs a value (see --help)"));
+      return std::string_view(argv[++i]);
+    };
+    auto need_uint = [&](uint64_t max) -> absl::StatusOr<uint64_t> {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      uint64_t n = 0;
+      if (!absl::SimpleAtoi(absl::string_view(v->data(), v->size()), &n) || n > max) {
+        return Bad(arg, *v, absl::StrCat("a whole number from 0 to ", max));
+      }
+      return n;
+    };
+    if (arg == "-h" || arg == "--help") {
+      o.help = true;
+    } else if (arg == "--version") {
+      o.version = true;
+    } else if (arg == "-r" || arg == "--read") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      o.read_file = std::string(*v);
+    } else if (arg == "-p" || arg == "--ports") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      absl::StatusOr<std::vector<uint16_t>> ports = ParsePorts(arg, *v);
+      if (!ports.ok()) return ports.status();
+      o.collector.server_ports = *std::move(ports);
+    } else if (arg == "-o" || arg == "--output") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      if (*v == "text") {
+        o.format = OutputFormat::kText;
+      } else if (*v == "json") {
+        o.format = OutputFormat::kJson;
+      } else if (*v == "none") {
+        o.format = OutputFormat::kNone;
+      } else {
+        return Bad(arg, *v, "text, json or none");
+      }
+    } else if (arg == "--max-value-bytes") {
+      absl::StatusOr<uint64_t> n = need_uint(1ull << 40);
+      if (!n.ok()) return n.status();
+      o.collector.session.message.max_value_bytes = *n;
+    } else if (arg == "--max-elements") {
+      absl::StatusOr<uint64_t> n = need_uint(1ull << 40);
+      if (!n.ok()) return n.status();
+      o.collector.session.message.max_elements = *n;
+    } else if (arg == "--idle-timeout") {
+      absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
+      if (!n.ok()) return n.status();
+      o.collector.idle_timeout_ns = static_cast<int64_t>(*n) * 1'000'000'000;
+    } else if (arg == "--max-pending") {
+      absl::StatusOr<uint64_t> n = need_uint(1u << 30);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.session.max_pending = static_cast<uint32_t>(*n);
+    } else {
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option '", std::string(arg), "' (see --help)"));
+    }
+  }
+  if (!o.help && !o.version && o.read_file.empty()) {
+    return absl::InvalidArgumentError("no input: give a capture with -r FILE (see --help)");
+  }
+  return o;
+}
+
+}  // namespace resptrace

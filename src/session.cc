@@ -1,1 +1,222 @@
-// placeholder until the module lands
+#include "resptrace/session.h"
+
+#include <utility>
+
+namespace resptrace {
+
+std::string_view NoReplyName(NoReply r) {
+  switch (r) {
+    case NoReply::kAnswered: return "";
+    case NoReply::kEndOfCapture: return "eof";
+    case NoReply::kClosed: return "closed";
+    case NoReply::kReset: return "reset";
+    case NoReply::kIdleTimeout: return "timeout";
+    case NoReply::kGap: return "gap";
+    case NoReply::kDesync: return "desync";
+  }
+  return "";
+}
+
+class Session::RequestSide final : public RespHandler {
+ public:
+  explicit RequestSide(Session& s) : s_(s), builder_(s.options_.message) {}
+
+  void OnMessageBegin(int64_t ts_ns, bool inline_command) override {
+    current_ = s_.TakeFree();
+    builder_.Begin(&current_->request, ts_ns, inline_command);
+  }
+  void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+  void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+  void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override {
+    Message& m = current_->request;
+    m.last_ts_ns = ts_ns;
+    m.wire_bytes = wire_bytes;
+    m.end_offset = s_.RequestEndLowerBound();
+    s_.OnRequest(std::move(current_));
+  }
+  void OnProtocolError(RespError error, int64_t ts_ns) override {
+    if (error == RespError::kGap) {
+      if (current_) s_.free_.push_back(std::move(current_));
+      s_.OnRequestLost();
+      return;
+    }
+    // Redis answers a request it cannot parse with "-ERR Protocol error: ..." and closes
+    // the connection: keep a place in the queue for that answer.
+    ++s_.counters_->request_errors;
+    int64_t first_ts = ts_ns;
+    if (current_) {
+      first_ts = current_->request.first_ts_ns;
+    } else {
+      current_ = s_.TakeFree();
+    }
+    Message& m = current_->request;
+    m.Clear();
+    m.first_ts_ns = first_ts;
+    m.last_ts_ns = ts_ns;
+    m.end_offset = s_.RequestEndLowerBound();
+    current_->malformed = RespErrorName(error);
+    s_.OnRequest(std::move(current_));
+  }
+  void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+
+ private:
+  Session& s_;
+  MessageBuilder builder_;
+  std::unique_ptr<Pending> current_;
+};
+
+class Session::ReplySide final : public RespHandler {
+ public:
+  explicit ReplySide(Session& s) : s_(s), builder_(s.options_.message) {}
+
+  void OnMessageBegin(int64_t ts_ns, bool) override {
+    builder_.Begin(&reply_, ts_ns, false);
+    has_ack_ = s_.has_reply_ack_;
+    ack_ = s_.reply_ack_;
+  }
+  void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+  void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+  void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override {
+    reply_.last_ts_ns = ts_ns;
+    reply_.wire_bytes = wire_bytes;
+    s_.OnReply(reply_, has_ack_, ack_);
+  }
+  void OnProtocolError(RespError error, int64_t) override {
+    if (error != RespError::kGap) ++s_.counters_->reply_errors;
+    s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
+  }
+  void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+
+ private:
+  Session& s_;
+  MessageBuilder builder_;
+  Message reply_;
+  bool has_ack_ = false;
+  uint32_t ack_ = 0;
+};
+
+Session::Session(const SessionOptions& options, const Endpoint& client, const Endpoint& server,
+                 RecordSink* sink, SessionCounters* counters)
+    : options_(options),
+      client_(client),
+      server_(server),
+      sink_(sink),
+      counters_(counters),
+      request_side_(std::make_unique<RequestSide>(*this)),
+      reply_side_(std::make_unique<ReplySide>(*this)) {}
+
+Session::~Session() = default;
+
+RespHandler* Session::request_handler() { return request_side_.get(); }
+RespHandler* Session::reply_handler() { return reply_side_.get(); }
+
+std::unique_ptr<Session::Pending> Session::TakeFree() {
+  if (free_.empty()) return std::make_unique<Pending>();
+  std::unique_ptr<Pending> p = std::move(free_.back());
+  free_.pop_back();
+  p->malformed = {};
+  return p;
+}
+
+void Session::Emit(Pending& p, const Message* reply, NoReply why) {
+  Record r;
+  r.client = &client_;
+  r.server = &server_;
+  r.request = &p.request;
+  r.reply = reply;
+  r.no_reply = why;
+  r.malformed = p.malformed;
+  if (reply != nullptr) {
+    ++counters_->replies;
+  } else {
+    ++counters_->unanswered;
+  }
+  sink_->Write(r);
+}
+
+void Session::OnRequest(std::unique_ptr<Pending> p) {
+  ++counters_->commands;
+  if (!desynced_ && pending_.size() >= options_.max_pending) {
+    ++counters_->pending_overflows;
+    Desync(NoReply::kDesync);
+  }
+  if (desynced_) {
+    Emit(*p, nullptr, NoReply::kDesync);
+    free_.push_back(std::move(p));
+    return;
+  }
+  pending_.push_back(std::move(p));
+}
+
+void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
+  const ValueNode* root = reply.root();
+  if (root != nullptr && root->type == RespType::kPush) {
+    ++counters_->pushes;
+    Record r;
+    r.kind = RecordKind::kPush;
+    r.client = &client_;
+    r.server = &server_;
+    r.reply = &reply;
+    sink_->Write(r);
+    return;
+  }
+  if (in_step_pending_ == 0) {
+    // Every command sent before a request-side gap is answered; this reply may belong to
+    // a command lost in the gap.
+    ++counters_->orphan_replies;
+    Desync(NoReply::kGap);
+    return;
+  }
+  if (desynced_ || pending_.empty()) {
+    ++counters_->orphan_replies;
+    return;
+  }
+  Pending& front = *pending_.front();
+  // A reply sent before the server had the request answers an earlier command, one this
+  // capture did not see (joined mid-stream).
+  if (has_ack && request_parser_ != nullptr) {
+    const uint32_t request_end = request_seq_base_ + static_cast<uint32_t>(front.request.end_offset);
+    if (static_cast<int32_t>(ack - request_end) < 0) {
+      ++counters_->orphan_replies;
+      return;
+    }
+  }
+  Emit(front, &reply, NoReply::kAnswered);
+  free_.push_back(std::move(pending_.front()));
+  pending_.pop_front();
+  if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
+}
+
+uint64_t Session::RequestEndLowerBound() const {
+  // The request ends inside the piece being parsed, so at least one byte past its start.
+  // Exact ends would cost the parser's hot path; this bound only ever lets a check pass.
+  return request_parser_ != nullptr ? request_parser_->piece_offset() + 1 : 0;
+}
+
+void Session::OnRequestLost() {
+  if (desynced_) return;
+  if (in_step_pending_ == SIZE_MAX) in_step_pending_ = pending_.size();
+}
+
+void Session::OnRepliesLost(NoReply why) { Desync(why); }
+
+void Session::Desync(NoReply why) {
+  if (!desynced_) ++counters_->desyncs;
+  desynced_ = true;
+  in_step_pending_ = SIZE_MAX;
+  while (!pending_.empty()) {
+    Emit(*pending_.front(), nullptr, why);
+    free_.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+}
+
+void Session::Close(NoReply why) {
+  while (!pending_.empty()) {
+    Emit(*pending_.front(), nullptr, why);
+    free_.push_back(std::move(pending_.front()));
+    pending_.pop_front();
+  }
+}
+
+}  // namespace resptrace

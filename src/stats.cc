@@ -1,1 +1,54 @@
-// placeholder until the module lands
+#include "resptrace/stats.h"
+
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+
+namespace resptrace {
+namespace {
+
+std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) {
+  const CollectorCounters& c = s.collector;
+  return {
+      {"malformed frames", s.capture.malformed},
+      {"frames cut inside headers", s.capture.truncated_headers},
+      {"IP fragments skipped", s.capture.ip_fragments},
+      {"segments cut by the snaplen", s.capture.snaplen_cut},
+      {"invalid requests", c.session.request_errors},
+      {"invalid replies", c.session.reply_errors},
+      {"replies without a command", c.session.orphan_replies},
+      {"connections out of step", c.session.desyncs},
+      {"pending-command limit hit", c.session.pending_overflows},
+      {"messages cut at connection end", c.cut_messages},
+      {"reassembly buffer overflows", c.reassembly.buffer_overflows},
+  };
+}
+
+}  // namespace
+
+uint64_t Summary::anomalies() const {
+  uint64_t n = 0;
+  for (const auto& [name, v] : AnomalyCounters(*this)) n += v;
+  return n;
+}
+
+std::string FormatSummary(const Summary& s) {
+  const CollectorCounters& c = s.collector;
+  std::string out = absl::StrCat(
+      "resptrace: ", s.capture.packets, " packets, ", c.flows, " flows, ", c.session.commands,
+      " commands, ", c.session.replies, " replies, ", c.session.unanswered, " unanswered, ",
+      c.session.pushes, " pushes, ", s.anomalies(), " anomalies, ", c.reassembly.gaps, " gaps (",
+      c.reassembly.gap_bytes, " bytes)\n");
+  for (const auto& [name, v] : AnomalyCounters(s)) {
+    if (v != 0) absl::StrAppend(&out, "  ", name, ": ", v, "\n");
+  }
+  if (c.reassembly.retransmitted + c.reassembly.overlapping + c.reassembly.out_of_order != 0) {
+    absl::StrAppend(&out, "  tcp: ", c.reassembly.out_of_order, " out of order, ",
+                    c.reassembly.retransmitted, " retransmitted, ", c.reassembly.overlapping,
+                    " overlapping\n");
+  }
+  return out;
+}
+
+}  // namespace resptrace

@@ -1,1 +1,182 @@
-// placeholder until the module lands
+#include "resptrace/text_sink.h"
+
+#include <ctime>
+
+#include "absl/strings/str_cat.h"
+
+namespace resptrace {
+namespace {
+
+constexpr size_t kFlushAt = 1 << 20;
+
+bool IsBare(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '\\') return false;
+  }
+  return true;
+}
+
+// Quoted like redis-cli does, so that a line can be read back unambiguously and no byte
+// of the traffic can drive the terminal.
+void AppendEscapedBody(std::string& out, std::string_view s) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (unsigned char c : s) {
+    switch (c) {
+      case '"': out.append("\\\""); break;
+      case '\\': out.append("\\\\"); break;
+      case '\n': out.append("\\n"); break;
+      case '\r': out.append("\\r"); break;
+      case '\t': out.append("\\t"); break;
+      default:
+        if (c < 0x20 || c >= 0x7f) {
+          out.append("\\x");
+          out.push_back(kHex[c >> 4]);
+          out.push_back(kHex[c & 0xF]);
+        } else {
+          out.push_back(static_cast<char>(c));
+        }
+    }
+  }
+}
+
+void AppendQuoted(std::string& out, std::string_view s) {
+  out.push_back('"');
+  AppendEscapedBody(out, s);
+  out.push_back('"');
+}
+
+void AppendCut(std::string& out, const ValueNode& n) {
+  if (n.missing != 0) {
+    absl::StrAppend(&out, "...(", n.full_len, " bytes, ", n.missing, " missing)");
+  } else if (n.truncated) {
+    absl::StrAppend(&out, "...(", n.full_len, " bytes)");
+  }
+}
+
+void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
+  std::string_view d = m.data(n);
+  if (IsBare(d)) {
+    out.append(d);
+  } else {
+    AppendQuoted(out, d);
+  }
+  AppendCut(out, n);
+}
+
+void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
+  std::string_view d = m.data(*n);
+  switch (n->type) {
+    case RespType::kSimpleString:
+      AppendEscapedBody(out, d);
+      AppendCut(out, *n);
+      return;
+    case RespType::kError:
+    case RespType::kBulkError:
+      out.append("(error) ");
+      AppendEscapedBody(out, d);
+      AppendCut(out, *n);
+      return;
+    case RespType::kInteger: out.append("(integer) "); AppendEscapedBody(out, d); return;
+    case RespType::kDouble: out.append("(double) "); AppendEscapedBody(out, d); return;
+    case RespType::kBigNumber: out.append("(bignum) "); AppendEscapedBody(out, d); return;
+    case RespType::kBoolean: out.append(d == "t" ? "(true)" : "(false)"); return;
+    case RespType::kNull: out.append("(nil)"); return;
+    case RespType::kBulkString:
+    case RespType::kVerbatim:
+      AppendQuoted(out, d);
+      AppendCut(out, *n);
+      return;
+    case RespType::kArray:
+    case RespType::kSet:
+    case RespType::kPush:
+    case RespType::kMap:
+    case RespType::kAttribute: {
+      const bool map = n->type == RespType::kMap;
+      out.append(n->type == RespType::kSet ? "~[" : n->type == RespType::kPush ? ">[" : map ? "{" : "[");
+      const ValueNode* c = Message::first_child(n);
+      for (uint32_t i = 0; i < n->children; ++i, c = Message::next_sibling(c)) {
+        if (i != 0) out.append(map && i % 2 == 1 ? ": " : ", ");
+        AppendValue(out, m, c);
+      }
+      if (n->elided != 0) absl::StrAppend(&out, n->children != 0 ? ", " : "", "...(+", n->elided, " more)");
+      out.append(map ? "}" : "]");
+      return;
+    }
+  }
+}
+
+void AppendClock(std::string& out, int64_t ts_ns) {
+  const time_t secs = static_cast<time_t>(ts_ns / 1000000000);
+  struct tm tm;
+  localtime_r(&secs, &tm);
+  char buf[32];
+  const int len = snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min,
+                           tm.tm_sec, static_cast<long long>((ts_ns / 1000) % 1000000));
+  out.append(buf, len);
+}
+
+}  // namespace
+
+TextSink::TextSink(std::FILE* out) : out_(out) { buf_.reserve(kFlushAt + 4096); }
+
+TextSink::~TextSink() { Flush(); }
+
+void TextSink::Write(const Record& r) {
+  std::string& o = buf_;
+  AppendClock(o, r.ts_ns());
+  o.push_back(' ');
+  r.client->AppendTo(o);
+  if (r.kind == RecordKind::kPush) {
+    o.append(" <- ");
+    r.server->AppendTo(o);
+    o.append(" push ");
+    AppendValue(o, *r.reply, r.reply->root());
+    o.push_back('\n');
+    if (o.size() >= kFlushAt) Flush();
+    return;
+  }
+  o.append(" -> ");
+  r.server->AppendTo(o);
+  o.push_back(' ');
+  const Message& req = *r.request;
+  const ValueNode* root = req.root();
+  if (!r.malformed.empty()) {
+    o.append("(malformed request: ").append(r.malformed).append(")");
+  } else if (root != nullptr && root->type == RespType::kArray) {
+    const ValueNode* c = Message::first_child(root);
+    for (uint32_t i = 0; i < root->children; ++i, c = Message::next_sibling(c)) {
+      if (i != 0) o.push_back(' ');
+      if (i == 0 && IsBare(req.data(*c))) {
+        for (char ch : req.data(*c)) o.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch);
+        AppendCut(o, *c);
+      } else {
+        AppendArg(o, req, *c);
+      }
+    }
+    if (root->elided != 0) absl::StrAppend(&o, " ...(+", root->elided, " more)");
+  }
+  if (r.reply != nullptr) {
+    o.append(" -> ");
+    AppendValue(o, *r.reply, r.reply->root());
+    const int64_t ns = r.latency_ns();
+    char buf[48];
+    const int len = snprintf(buf, sizeof buf, " (%lld.%03lld ms)", static_cast<long long>(ns / 1000000),
+                             static_cast<long long>((ns / 1000) % 1000));
+    o.append(buf, len);
+  } else {
+    o.append(" -> (no reply: ").append(NoReplyName(r.no_reply)).append(")");
+  }
+  o.push_back('\n');
+  if (o.size() >= kFlushAt) Flush();
+}
+
+void TextSink::Flush() {
+  if (!buf_.empty()) {
+    std::fwrite(buf_.data(), 1, buf_.size(), out_);
+    buf_.clear();
+  }
+  std::fflush(out_);
+}
+
+}  // namespace resptrace

@@ -1,0 +1,83 @@
+// The collector core: takes TCP segments from any source and turns them into records.
+// Owns the flow table; per connection, two reassemblers, two RESP parsers and a session.
+#ifndef RESPTRACE_COLLECTOR_H_
+#define RESPTRACE_COLLECTOR_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "resptrace/reassembler.h"
+#include "resptrace/record.h"
+#include "resptrace/resp_parser.h"
+#include "resptrace/segment.h"
+#include "resptrace/session.h"
+
+namespace resptrace {
+
+struct CollectorOptions {
+  std::vector<uint16_t> server_ports = {6379};
+  ReassemblerLimits reassembly;
+  RespLimits resp;
+  SessionOptions session;
+  int64_t idle_timeout_ns = 300'000'000'000;  // a connection silent this long is closed
+};
+
+struct CollectorCounters {
+  uint64_t segments = 0;          // segments offered
+  uint64_t ignored_segments = 0;  // not to or from a server port
+  uint64_t flows = 0;             // connections tracked
+  uint64_t closed_fin = 0;
+  uint64_t closed_rst = 0;
+  uint64_t idle_timeouts = 0;
+  uint64_t cut_messages = 0;      // a message left incomplete when its connection ended
+  ReassemblyCounters reassembly;  // summed over every direction of every connection
+  SessionCounters session;        // summed over every connection
+};
+
+class Collector {
+ public:
+  Collector(const CollectorOptions& options, RecordSink* sink);
+  ~Collector();
+  Collector(const Collector&) = delete;
+  Collector& operator=(const Collector&) = delete;
+
+  void OnSegment(const Segment& seg);
+  // End of input: every connection is settled and its waiting commands reported.
+  void Finish();
+
+  const CollectorCounters& counters() const { return counters_; }
+  size_t active_connections() const { return connections_.size(); }
+
+ private:
+  struct Connection;
+  // The flow table's key: the 4-tuple with the lower endpoint first, so that both
+  // directions of a connection find the same entry with one lookup.
+  struct CanonicalKey {
+    Endpoint a, b;
+    friend bool operator==(const CanonicalKey&, const CanonicalKey&) = default;
+    template <typename H>
+    friend H AbslHashValue(H h, const CanonicalKey& k) {
+      return H::combine(std::move(h), k.a, k.b);
+    }
+  };
+  static CanonicalKey Canonical(const FlowKey& k);
+  bool IsServerPort(uint16_t port) const;
+  Connection* Lookup(const Segment& seg, bool* from_client);
+  void End(Connection& c, NoReply why);
+  void ExpireIdle(int64_t now_ns);
+  // Ends, in creation order, every connection for which pred(connection, arg) holds.
+  void EndWhere(bool (*pred)(const Connection&, int64_t), int64_t arg, NoReply why);
+
+  CollectorOptions options_;
+  RecordSink* sink_;
+  CollectorCounters counters_;
+  std::vector<bool> server_port_;  // indexed by port
+  absl::flat_hash_map<CanonicalKey, std::unique_ptr<Connection>> connections_;
+  int64_t last_expiry_check_ns_ = 0;
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_COLLECTOR_H_

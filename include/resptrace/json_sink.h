@@ -1,0 +1,30 @@
+// JSON lines: one object per record. The schema is in docs/records.md.
+#ifndef RESPTRACE_JSON_SINK_H_
+#define RESPTRACE_JSON_SINK_H_
+
+#include <cstdio>
+#include <string>
+
+#include "resptrace/record.h"
+
+namespace resptrace {
+
+class JsonSink final : public RecordSink {
+ public:
+  explicit JsonSink(std::FILE* out);
+  ~JsonSink() override;
+  void Write(const Record& record) override;
+  void Flush() override;
+
+ private:
+  std::FILE* out_;
+  std::string buf_;
+  std::string scratch_;  // the upper-cased command name
+};
+
+// Appends `s` as a JSON string, or as {"b64": "..."} when it is not valid UTF-8.
+void AppendJsonString(std::string& out, std::string_view s);
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_JSON_SINK_H_

@@ -1,0 +1,58 @@
+// What the pipeline produces: one record per command, with its reply when one came.
+#ifndef RESPTRACE_RECORD_H_
+#define RESPTRACE_RECORD_H_
+
+#include <cstdint>
+#include <string_view>
+
+#include "resptrace/flow_key.h"
+#include "resptrace/message.h"
+
+namespace resptrace {
+
+// Why a command has no reply.
+enum class NoReply : uint8_t {
+  kAnswered,      // it has one
+  kEndOfCapture,  // the capture ended first
+  kClosed,        // the connection closed (FIN) first
+  kReset,         // the connection was reset (RST)
+  kIdleTimeout,   // the connection went idle past --idle-timeout
+  kGap,           // replies were lost in a capture gap: which one was its reply is unknown
+  kDesync,        // sent while the connection was out of step after a gap
+};
+// "eof", "closed", "reset", "timeout", "gap", "desync"; "" for kAnswered.
+std::string_view NoReplyName(NoReply r);
+
+enum class RecordKind : uint8_t {
+  kCommand,  // a command and its reply
+  kPush,     // a RESP3 push: server data that answers no command
+};
+
+struct Record {
+  RecordKind kind = RecordKind::kCommand;
+  const Endpoint* client = nullptr;
+  const Endpoint* server = nullptr;
+  const Message* request = nullptr;  // the command; null for a push
+  const Message* reply = nullptr;    // null when no reply; the push itself for a push
+  NoReply no_reply = NoReply::kAnswered;
+  // Set when the client sent bytes that are not a valid request (Redis answers those
+  // with a protocol error); `request` then holds no value.
+  std::string_view malformed;
+
+  int64_t ts_ns() const { return request ? request->first_ts_ns : reply->first_ts_ns; }
+  // From the request's first byte to the reply's last byte.
+  int64_t latency_ns() const { return reply->last_ts_ns - request->first_ts_ns; }
+};
+
+// Where records go. One virtual call per record, none per byte.
+class RecordSink {
+ public:
+  virtual ~RecordSink() = default;
+  virtual void Write(const Record& record) = 0;
+  // Pushes out anything buffered; called at the end and periodically on live captures.
+  virtual void Flush() = 0;
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_RECORD_H_

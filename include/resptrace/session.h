@@ -1,0 +1,103 @@
+// One client connection's conversation: builds requests and replies from the two parsers'
+// events and pairs each reply with its command, in order, pipelining of any depth.
+#ifndef RESPTRACE_SESSION_H_
+#define RESPTRACE_SESSION_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <vector>
+
+#include "resptrace/flow_key.h"
+#include "resptrace/message.h"
+#include "resptrace/record.h"
+#include "resptrace/resp_parser.h"
+
+namespace resptrace {
+
+struct SessionCounters {
+  uint64_t commands = 0;          // requests decoded (malformed ones included)
+  uint64_t replies = 0;           // replies paired with a command
+  uint64_t pushes = 0;            // RESP3 pushes (answer no command)
+  uint64_t unanswered = 0;        // commands reported without a reply
+  uint64_t orphan_replies = 0;    // replies with no command to pair (server spoke first,
+                                  // joined mid-stream, out of step after a gap)
+  uint64_t request_errors = 0;    // requests that are not valid RESP
+  uint64_t reply_errors = 0;      // replies that are not valid RESP
+  uint64_t desyncs = 0;           // times a connection lost step with its replies
+  uint64_t resyncs = 0;           // times a parser found a boundary after an error
+  uint64_t pending_overflows = 0; // commands reported early past max_pending
+};
+
+struct SessionOptions {
+  MessageLimits message;
+  uint32_t max_pending = 10000;  // commands awaiting a reply per connection
+};
+
+class Session {
+ public:
+  Session(const SessionOptions& options, const Endpoint& client, const Endpoint& server,
+          RecordSink* sink, SessionCounters* counters);
+  ~Session();
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  // Event receivers for the request parser and the reply parser.
+  RespHandler* request_handler();
+  RespHandler* reply_handler();
+
+  // The request parser, whose stream position bounds where each request ends.
+  void set_request_parser(const RespParser* parser) { request_parser_ = parser; }
+
+  // The acknowledgement number carried by the server's segment now being parsed, and
+  // the client stream's sequence number at offset 0: a reply sent before the server had
+  // a request's last byte cannot be that request's reply.
+  void SetReplyAck(uint32_t ack) { reply_ack_ = ack; has_reply_ack_ = true; }
+  void SetRequestSeqBase(uint32_t seq_at_offset0) { request_seq_base_ = seq_at_offset0; }
+
+  // The connection ended: every command still waiting is reported with `why`.
+  void Close(NoReply why);
+
+  size_t pending() const { return pending_.size(); }
+  bool desynced() const { return desynced_; }
+
+ private:
+  class RequestSide;
+  class ReplySide;
+  struct Pending {
+    Message request;
+    std::string_view malformed;
+  };
+
+  void OnRequest(std::unique_ptr<Pending> p);
+  void OnReply(Message& reply, bool has_ack, uint32_t ack);
+  void OnRequestLost();                // requests went missing: later replies are out of step
+  void OnRepliesLost(NoReply why);     // replies went missing or unreadable
+  // Out of step for good: every waiting command is reported with `why`, and from now on
+  // commands are reported at once and replies are not paired.
+  void Desync(NoReply why);
+  void Emit(Pending& p, const Message* reply, NoReply why);
+  std::unique_ptr<Pending> TakeFree();
+  uint64_t RequestEndLowerBound() const;
+
+  SessionOptions options_;
+  Endpoint client_;
+  Endpoint server_;
+  RecordSink* sink_;
+  SessionCounters* counters_;
+  std::unique_ptr<RequestSide> request_side_;
+  std::unique_ptr<ReplySide> reply_side_;
+  std::deque<std::unique_ptr<Pending>> pending_;
+  std::vector<std::unique_ptr<Pending>> free_;  // recycled, buffers kept
+  bool desynced_ = false;
+  // Commands before this many pending ones are still in step after a request-side gap.
+  size_t in_step_pending_ = SIZE_MAX;
+  uint32_t reply_ack_ = 0;
+  bool has_reply_ack_ = false;
+  uint32_t request_seq_base_ = 0;
+  const RespParser* request_parser_ = nullptr;
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_SESSION_H_

@@ -1,0 +1,28 @@
+// Human-readable records, one line per command:
+//   HH:MM:SS.uuuuuu client -> server CMD arg1 arg2 -> reply (0.092 ms)
+#ifndef RESPTRACE_TEXT_SINK_H_
+#define RESPTRACE_TEXT_SINK_H_
+
+#include <cstdio>
+#include <string>
+
+#include "resptrace/record.h"
+
+namespace resptrace {
+
+class TextSink final : public RecordSink {
+ public:
+  // Writes to `out` (not owned). Times are local time (TZ applies).
+  explicit TextSink(std::FILE* out);
+  ~TextSink() override;
+  void Write(const Record& record) override;
+  void Flush() override;
+
+ private:
+  std::FILE* out_;
+  std::string buf_;
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_TEXT_SINK_H_

@@ -1,0 +1,1 @@
+resptrace_test(collector_test resptrace_collector)

@@ -1,0 +1,223 @@
+// The collector core from segments to records: flow table, direction, reassembly, pairing
+// and connection ends, with segments crafted by hand.
+#include "resptrace/collector.h"
+
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace resptrace {
+namespace {
+
+struct Seen {
+  std::string client, server, cmd, reply, no_reply;
+};
+
+class RecordingSink : public RecordSink {
+ public:
+  void Write(const Record& r) override {
+    Seen s{r.client->ToString(), r.server->ToString(), "", "", std::string(NoReplyName(r.no_reply))};
+    if (r.request != nullptr && r.request->root() != nullptr && r.request->root()->children > 0) {
+      s.cmd = std::string(r.request->data(*Message::first_child(r.request->root())));
+    }
+    if (r.reply != nullptr) s.reply = std::string(r.reply->data(*r.reply->root()));
+    seen.push_back(s);
+  }
+  void Flush() override {}
+  std::vector<Seen> seen;
+};
+
+Endpoint V4(uint8_t last, uint16_t port) {
+  const uint8_t b[4] = {10, 0, 0, last};
+  return Endpoint{IpAddress::V4(b), port};
+}
+
+// Builds the segments of one TCP connection, keeping both sides' sequence numbers.
+class Conn {
+ public:
+  Conn(Endpoint client, Endpoint server, uint32_t client_isn = 1000, uint32_t server_isn = 5000)
+      : client_(client), server_(server), cseq_(client_isn), sseq_(server_isn) {}
+
+  Segment Syn(int64_t ts) { return Make(true, tcp_flags::kSyn, "", ts, 1); }
+  Segment SynAck(int64_t ts) { return Make(false, tcp_flags::kSyn | tcp_flags::kAck, "", ts, 1); }
+  Segment FromClient(std::string_view data, int64_t ts, uint8_t extra = 0) {
+    return Make(true, tcp_flags::kAck | tcp_flags::kPsh | extra, data, ts, 0);
+  }
+  Segment FromServer(std::string_view data, int64_t ts, uint8_t extra = 0) {
+    return Make(false, tcp_flags::kAck | tcp_flags::kPsh | extra, data, ts, 0);
+  }
+  // A segment that the capture lost: its sequence space is used, nothing is returned.
+  void LoseFromServer(size_t n) { sseq_ += static_cast<uint32_t>(n); }
+
+ private:
+  Segment Make(bool from_client, uint8_t flags, std::string_view data, int64_t ts, uint32_t extra_seq) {
+    Segment s;
+    s.ts_ns = ts;
+    s.flow = from_client ? FlowKey{client_, server_} : FlowKey{server_, client_};
+    s.seq = from_client ? cseq_ : sseq_;
+    s.ack = from_client ? sseq_ : cseq_;
+    s.flags = flags;
+    s.payload = data;
+    s.payload_len = static_cast<uint32_t>(data.size());
+    (from_client ? cseq_ : sseq_) += static_cast<uint32_t>(data.size()) + extra_seq +
+                                     ((flags & tcp_flags::kFin) ? 1 : 0);
+    return s;
+  }
+  Endpoint client_, server_;
+  uint32_t cseq_, sseq_;
+};
+
+class CollectorTest : public ::testing::Test {
+ protected:
+  CollectorOptions options_;
+  RecordingSink sink_;
+};
+
+TEST_F(CollectorTest, PairsAcrossAFullConnection) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.Syn(1));
+  c.OnSegment(k.SynAck(2));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 3));
+  c.OnSegment(k.FromServer("+PONG\r\n", 4));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nQUIT\r\n", 5));
+  c.OnSegment(k.FromServer("+OK\r\n", 6, tcp_flags::kFin));
+  c.OnSegment(k.FromClient("", 7, tcp_flags::kFin));
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].client, "10.0.0.1:50000");
+  EXPECT_EQ(sink_.seen[0].server, "10.0.0.2:6379");
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "QUIT");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  EXPECT_EQ(c.active_connections(), 0u);
+  EXPECT_EQ(c.counters().closed_fin, 1u);
+}
+
+TEST_F(CollectorTest, ServerSideComesFromThePortWhateverSpeaksFirst) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromServer("+OK\r\n", 1));  // mid-stream, the server's bytes first
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  c.OnSegment(k.FromServer("+PONG\r\n", 3));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].server, "10.0.0.2:6379");
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(c.counters().session.orphan_replies, 1u);
+}
+
+TEST_F(CollectorTest, BothPortsConfiguredTheSynDecides) {
+  options_.server_ports = {6379, 6380};
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 6380), V4(2, 6379));
+  c.OnSegment(k.Syn(1));
+  c.OnSegment(k.SynAck(2));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 3));
+  c.OnSegment(k.FromServer("+PONG\r\n", 4));
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].client, "10.0.0.1:6380");
+  EXPECT_EQ(sink_.seen[0].server, "10.0.0.2:6379");
+}
+
+TEST_F(CollectorTest, OtherPortsAreIgnored) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 80));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 1));
+  c.Finish();
+  EXPECT_TRUE(sink_.seen.empty());
+  EXPECT_EQ(c.counters().ignored_segments, 1u);
+  EXPECT_EQ(c.counters().flows, 0u);
+}
+
+TEST_F(CollectorTest, ResetReportsWaitingCommands) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*2\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n", 1));
+  c.OnSegment(k.FromClient("", 2, tcp_flags::kRst));
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].no_reply, "reset");
+  EXPECT_EQ(c.active_connections(), 0u);
+}
+
+TEST_F(CollectorTest, IdleConnectionsTimeOut) {
+  options_.idle_timeout_ns = 10'000'000'000;
+  Collector c(options_, &sink_);
+  Conn a(V4(1, 50000), V4(2, 6379));
+  Conn b(V4(3, 50000), V4(2, 6379));
+  c.OnSegment(a.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000'000));
+  c.OnSegment(b.FromClient("*1\r\n$4\r\nPING\r\n", 20'000'000'000));
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].client, "10.0.0.1:50000");
+  EXPECT_EQ(sink_.seen[0].no_reply, "timeout");
+  EXPECT_EQ(c.active_connections(), 1u);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].no_reply, "eof");
+}
+
+TEST_F(CollectorTest, ReorderedAndRetransmittedSegmentsPairOnce) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.Syn(0));  // with the handshake seen, a later segment first is out of order
+  c.OnSegment(k.SynAck(0));
+  Segment first = k.FromClient("*2\r\n$3\r\nGET\r\n", 1);
+  Segment second = k.FromClient("$1\r\na\r\n", 2);
+  c.OnSegment(second);
+  c.OnSegment(first);
+  c.OnSegment(first);  // retransmission
+  c.OnSegment(k.FromServer("$1\r\nx\r\n", 3));
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].cmd, "GET");
+  EXPECT_EQ(sink_.seen[0].reply, "x");
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 1u);
+}
+
+TEST_F(CollectorTest, RepliesLostFromTheCaptureAreAGapNotAPairing) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  k.LoseFromServer(7);  // the second +PONG\r\n never reached the capture
+  // The client acknowledges it, so the capture's loss is known at once.
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nECHO\r\n", 3));
+  c.OnSegment(k.FromServer("+ECHO\r\n", 4));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].no_reply, "gap");
+  EXPECT_EQ(sink_.seen[2].cmd, "ECHO");
+  EXPECT_EQ(sink_.seen[2].no_reply, "desync");
+  EXPECT_EQ(c.counters().reassembly.gaps, 1u);
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, 7u);
+}
+
+TEST_F(CollectorTest, SnaplenCutBulkReplyStaysInStep) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n", 1));
+  std::string reply = "$20\r\n01234567890123456789\r\n";
+  Segment s = k.FromServer(reply, 2);
+  s.payload = std::string_view(reply).substr(0, 10);  // captured: "$20\r\n01234"
+  c.OnSegment(s);
+  c.OnSegment(k.FromServer("+PONG\r\n", 3));
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "01234");
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+}
+
+TEST_F(CollectorTest, EndOfInputReportsConnectionsInTheOrderTheyStarted) {
+  Collector c(options_, &sink_);
+  for (uint8_t i = 1; i <= 20; ++i) {
+    Conn k(V4(i, 50000), V4(200, 6379));
+    c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", i));
+  }
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 20u);
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(sink_.seen[i].client, "10.0.0." + std::to_string(i + 1) + ":50000");
+  }
+}
+
+}  // namespace
+}  // namespace resptrace

@@ -1,0 +1,1 @@
+resptrace_test(message_test resptrace_session)

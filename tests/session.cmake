@@ -1,0 +1,1 @@
+resptrace_test(session_test resptrace_session)

@@ -1,0 +1,1 @@
+resptrace_test(sinks_test resptrace_output)
