@@ -511,6 +511,9 @@ const char* RespParser::ParseBulk(const char* p, const char* end) {
 }
 
 void RespParser::Fail(RespError error, bool next_is_line_start) {
+  // A bad inline line is wrong on its own: the request after it starts on the next line,
+  // inline or not. Any other fault leaves the structure unknown until a '*' header.
+  resync_any_line_ = error == RespError::kUnbalancedQuotes;
   handler_->OnProtocolError(error, now_ts_);
   state_ = State::kResync;
   stack_.clear();
@@ -519,6 +522,11 @@ void RespParser::Fail(RespError error, bool next_is_line_start) {
   begun_ = false;
   skipped_ = 0;
   at_line_start_ = next_is_line_start;
+  if (resync_any_line_ && next_is_line_start) {
+    // The next byte starts a line, which is all this fault needs: in step already.
+    handler_->OnResync(0, now_ts_);
+    state_ = State::kLine;
+  }
 }
 
 const char* RespParser::Resync(const char* p, const char* end) {
@@ -537,6 +545,11 @@ const char* RespParser::Resync(const char* p, const char* end) {
   while (p < end) {
     if (at_line_start_) {
       if (role_ == RespRole::kReply && IsReplyTypeByte(*p)) {
+        handler_->OnResync(skipped_, now_ts_);
+        state_ = State::kLine;
+        return p;
+      }
+      if (role_ == RespRole::kRequest && resync_any_line_) {
         handler_->OnResync(skipped_, now_ts_);
         state_ = State::kLine;
         return p;

@@ -418,11 +418,11 @@ TEST(RespParserRequest, InlineCommands) {
   EXPECT_EQ(Request("\"\\x4g\"\r\n"), "<i array:1 bulk\"x4g\" >8");
   EXPECT_EQ(Request("a\rb\r\n"), "<i array:2 bulk\"a\" bulk\"b\" >5");
   EXPECT_EQ(Request(std::string("ECHO a\0b c\r\n", 12)), "<i array:2 bulk\"ECHO\" bulk\"a\" >12");
-  EXPECT_EQ(Request("\"a\"b\r\n"), "!unbalanced_quotes");
-  EXPECT_EQ(Request("'a'b\r\n"), "!unbalanced_quotes");
-  EXPECT_EQ(Request("\"abc\r\n"), "!unbalanced_quotes");
-  EXPECT_EQ(Request("\"abc\\\"\r\n"), "!unbalanced_quotes");
-  EXPECT_EQ(Request(std::string("\"a\0\"\r\n", 6)), "!unbalanced_quotes");
+  EXPECT_EQ(Request("\"a\"b\r\n"), "!unbalanced_quotes ~0");
+  EXPECT_EQ(Request("'a'b\r\n"), "!unbalanced_quotes ~0");
+  EXPECT_EQ(Request("\"abc\r\n"), "!unbalanced_quotes ~0");
+  EXPECT_EQ(Request("\"abc\\\"\r\n"), "!unbalanced_quotes ~0");
+  EXPECT_EQ(Request(std::string("\"a\0\"\r\n", 6)), "!unbalanced_quotes ~0");
 }
 
 TEST(RespParserRequest, ZeekPipelineQuotes) {
@@ -447,11 +447,13 @@ TEST(RespParserRequest, ZeekPipelineQuotes) {
   EXPECT_THAT(Args(r.messages[4]), ElementsAre("SET", "key5", "my value with \"escaped\" quotes"));
   EXPECT_THAT(Args(r.messages[5]), ElementsAre("SET", "key6", "my value with 'escaped' quotes"));
   EXPECT_THAT(r.inline_flags, ElementsAre(true, true, true, true, true, true));
-  // Redis answers bad1 with "unbalanced quotes" and closes; we resync on a '*' line only.
-  EXPECT_THAT(r.errors, ElementsAre(RespError::kUnbalancedQuotes));
-  EXPECT_TRUE(parser.resyncing());
+  // Redis answers bad1 with "unbalanced quotes" and closes. The fault is confined to its
+  // line, so the next line is parsed too: bad2 is reported, as Zeek does.
+  EXPECT_THAT(r.errors, ElementsAre(RespError::kUnbalancedQuotes, RespError::kUnbalancedQuotes));
+  EXPECT_FALSE(parser.resyncing());
+  EXPECT_TRUE(parser.at_boundary());
   EXPECT_EQ(ParseAllSplits(RespRole::kRequest, payload), r.trace);
-  EXPECT_EQ(Request("SET bad2 'unclosed single quotes\r\n"), "!unbalanced_quotes");
+  EXPECT_EQ(Request("SET bad2 'unclosed single quotes\r\n"), "!unbalanced_quotes ~0");
 }
 
 TEST(RespParserRequest, InlineLineTooLong) {
@@ -653,8 +655,9 @@ TEST(RespParserHostile, EachErrorResyncsOnTheNextValidMessage) {
             "< array:1 !bad_length ~0 < array:1 bulk\"PING\" >14");
   EXPECT_EQ(Request("*2\r\n:" + std::string(85, '1') + "\r\n" + next_request),
             "< array:2 !expected_bulk ~88 < array:1 bulk\"PING\" >14");
+  // After unbalanced quotes the next line is a boundary, whatever it holds.
   EXPECT_EQ(Request("\"bad\r\n*x\r\n *1\r\n" + next_request),
-            "!unbalanced_quotes ~9 < array:1 bulk\"PING\" >14");
+            "!unbalanced_quotes ~0 !bad_length ~5 < array:1 bulk\"PING\" >14");
 }
 
 TEST(RespParserHostile, DeepNestingErrorsWithoutRecursion) {

@@ -31,7 +31,7 @@ struct CollectorCounters {
   uint64_t closed_fin = 0;
   uint64_t closed_rst = 0;
   uint64_t idle_timeouts = 0;
-  uint64_t cut_messages = 0;      // a message left incomplete when its connection ended
+  uint64_t cut_messages = 0;      // directions that ended inside a message or a resync
   ReassemblyCounters reassembly;  // summed over every direction of every connection
   SessionCounters session;        // summed over every connection
 };

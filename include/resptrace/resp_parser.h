@@ -86,8 +86,9 @@ class RespParser {
   // only during the callback.
   //
   // After a protocol error the parser discards bytes until a safe boundary: for requests,
-  // a line that starts with '*' followed by a digit; for replies, a line that starts with
-  // a RESP type byte. A line start is the byte after a "\n".
+  // a line that starts with '*' followed by a digit (or, after an inline line with
+  // unbalanced quotes, the next line); for replies, a line that starts with a RESP type
+  // byte. A line start is the byte after a "\n".
   void Feed(std::string_view bytes, int64_t ts_ns);
 
   // `bytes` bytes of the stream are missing for good. Inside the body of a bulk string
@@ -146,6 +147,7 @@ class RespParser {
   int64_t msg_ts_ = 0;        // ts of the current message's first byte
   bool begun_ = false;        // OnMessageBegin was reported for the current message
   bool at_line_start_ = true;
+  bool resync_any_line_ = false;  // the error was confined to one inline line
   uint64_t consumed_ = 0;
   uint64_t piece_offset_ = 0;
 };
