@@ -149,8 +149,12 @@ void Collector::OnSegment(const Segment& seg) {
 void Collector::End(Connection& c, NoReply why) {
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
-  if (!c.request_parser.at_boundary()) ++counters_.cut_messages;
-  if (!c.reply_parser.at_boundary()) ++counters_.cut_messages;
+  for (RespParser* p : {&c.request_parser, &c.reply_parser}) {
+    if (p->at_boundary()) continue;
+    ++counters_.cut_messages;
+    // A value cut short by the end of the stream is still that value, with bytes missing.
+    if (const uint64_t missing = p->BytesToComplete(); missing != 0) p->OnGap(missing, c.last_ts_ns);
+  }
   c.session.Close(why);
 }
 

@@ -216,6 +216,14 @@ bool RespParser::at_boundary() const { return state_ == State::kLine && msg_byte
 
 bool RespParser::resyncing() const { return state_ == State::kResync; }
 
+uint64_t RespParser::BytesToComplete() const {
+  if (state_ != State::kBulk) return 0;
+  for (const Frame& f : stack_) {
+    if (f.remaining != 1 || f.attribute) return 0;
+  }
+  return static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_);
+}
+
 void RespParser::Feed(std::string_view bytes, int64_t ts_ns) {
   now_ts_ = ts_ns;
   piece_offset_ = consumed_;

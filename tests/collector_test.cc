@@ -221,3 +221,21 @@ TEST_F(CollectorTest, EndOfInputReportsConnectionsInTheOrderTheyStarted) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+TEST_F(CollectorTest, ReplyCutByTheEndOfTheCaptureKeepsWhatArrived) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1));
+  c.OnSegment(k.FromServer("$10\r\n0123", 2));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "0123");
+  EXPECT_EQ(sink_.seen[0].no_reply, "");
+  EXPECT_EQ(c.counters().cut_messages, 1u);
+}
+
+}  // namespace
+}  // namespace resptrace

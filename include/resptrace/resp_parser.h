@@ -100,6 +100,12 @@ class RespParser {
   bool at_boundary() const;
   bool resyncing() const;
 
+  // When the message in progress lacks only the rest of a length-prefixed value (and that
+  // value is the last element at every level above it), the number of bytes that would
+  // complete it; 0 otherwise. Lets a stream cut by the end of a capture end its last
+  // message as a value with missing bytes instead of dropping it.
+  uint64_t BytesToComplete() const;
+
   // Stream bytes received so far (fed and missing).
   uint64_t consumed() const { return consumed_; }
   // Stream offset of the first byte of the piece being parsed. During a callback, the
