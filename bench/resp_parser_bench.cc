@@ -31,7 +31,7 @@ class CountingHandler : public RespHandler {
     ++messages;
     payload += bytes;
   }
-  void OnProtocolError(RespError, int64_t) override { std::abort(); }
+  void OnProtocolError(RespError, int64_t, uint64_t) override { std::abort(); }
   void OnResync(uint64_t, int64_t) override {}
 };
 

@@ -10,8 +10,13 @@ namespace {
 class ParserFeed final : public StreamConsumer {
  public:
   explicit ParserFeed(RespParser* parser) : parser_(parser) {}
-  void OnData(std::string_view bytes, int64_t ts_ns) override { parser_->Feed(bytes, ts_ns); }
+  void OnData(std::string_view bytes, int64_t ts_ns) override {
+    last_data_ts_ns = ts_ns;
+    parser_->Feed(bytes, ts_ns);
+  }
   void OnGap(uint64_t bytes, int64_t ts_ns) override { parser_->OnGap(bytes, ts_ns); }
+
+  int64_t last_data_ts_ns = 0;  // capture time of the last bytes delivered
 
  private:
   RespParser* parser_;
@@ -55,6 +60,7 @@ struct Collector::Connection {
   ParserFeed reply_feed;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
   int64_t last_ts_ns = 0;
+  bool handshake_seen = false;
   bool client_fin = false;
   bool server_fin = false;
   bool request_seq_base_known = false;
@@ -126,11 +132,14 @@ void Collector::OnSegment(const Segment& seg) {
     c->to_server.Push(seg, c->request_feed);
     c->NoteRequestSeqBase();
     if (seg.has(tcp_flags::kFin)) c->client_fin = true;
+    if (seg.has(tcp_flags::kSyn)) c->handshake_seen = true;
   } else {
     if (has_ack) {
       c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
       c->NoteRequestSeqBase();
-      c->session.SetReplyAck(seg.ack);
+      // Joined mid-stream, the first replies may answer requests the capture never had.
+      // With the handshake seen every request was seen, and the check is moot.
+      if (!c->handshake_seen) c->session.SetReplyAck(seg.ack);
     }
     c->to_client.Push(seg, c->reply_feed);
     if (seg.has(tcp_flags::kFin)) c->server_fin = true;
@@ -149,11 +158,17 @@ void Collector::OnSegment(const Segment& seg) {
 void Collector::End(Connection& c, NoReply why) {
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
-  for (RespParser* p : {&c.request_parser, &c.reply_parser}) {
-    if (p->at_boundary()) continue;
+  const std::pair<RespParser*, ParserFeed*> sides[] = {{&c.request_parser, &c.request_feed},
+                                                       {&c.reply_parser, &c.reply_feed}};
+  for (const auto& [parser, feed] : sides) {
+    if (parser->at_boundary()) continue;
     ++counters_.cut_messages;
     // A value cut short by the end of the stream is still that value, with bytes missing.
-    if (const uint64_t missing = p->BytesToComplete(); missing != 0) p->OnGap(missing, c.last_ts_ns);
+    if (const uint64_t missing = parser->BytesToComplete(); missing != 0) {
+      c.session.set_cutting_short(true);
+      parser->OnGap(missing, feed->last_data_ts_ns);
+      c.session.set_cutting_short(false);
+    }
   }
   c.session.Close(why);
 }

@@ -7,8 +7,6 @@
 namespace resptrace {
 namespace {
 
-constexpr size_t kFlushAt = 1 << 20;
-
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
@@ -236,12 +234,12 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
 }
 
-JsonSink::JsonSink(std::FILE* out) : out_(out) { buf_.reserve(kFlushAt + 4096); }
+JsonSink::JsonSink(std::FILE* out) : out_(out) {}
 
-JsonSink::~JsonSink() { Flush(); }
+JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
 void JsonSink::Write(const Record& r) {
-  std::string& o = buf_;
+  std::string& o = out_.text();
   o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
   o.append(",\"client\":\"");
@@ -273,6 +271,7 @@ void JsonSink::Write(const Record& r) {
       o.append("\"\",\"args\":[]");
     }
     if (req.inline_command) o.append(",\"inline\":true");
+    if (req.cut_short) o.append(",\"request_cut\":true");
     if (!r.malformed.empty()) {
       o.append(",\"malformed\":\"");
       o.append(r.malformed);
@@ -298,6 +297,7 @@ void JsonSink::Write(const Record& r) {
     }
     absl::StrAppend(&o, ",\"req_bytes\":", r.request->wire_bytes,
                     ",\"reply_bytes\":", r.reply != nullptr ? r.reply->wire_bytes : 0);
+    if (r.reply != nullptr && r.reply->cut_short) o.append(",\"reply_cut\":true");
     if (r.no_reply != NoReply::kAnswered) {
       o.append(",\"no_reply\":\"");
       o.append(NoReplyName(r.no_reply));
@@ -307,15 +307,9 @@ void JsonSink::Write(const Record& r) {
     absl::StrAppend(&o, ",\"reply_bytes\":", r.reply->wire_bytes);
   }
   o.append("}\n");
-  if (o.size() >= kFlushAt) Flush();
+  out_.MaybeFlush();
 }
 
-void JsonSink::Flush() {
-  if (!buf_.empty()) {
-    std::fwrite(buf_.data(), 1, buf_.size(), out_);
-    buf_.clear();
-  }
-  std::fflush(out_);
-}
+absl::Status JsonSink::Flush() { return out_.Flush(); }
 
 }  // namespace resptrace

@@ -48,12 +48,14 @@ int main(int argc, char** argv) {
   absl::Status read = (*reader)->ReadAll(
       [&collector](const resptrace::Segment& seg) { collector.OnSegment(seg); });
   collector.Finish();
-  sink->Flush();
+  const absl::Status written = sink->Flush();
   resptrace::Summary summary{(*reader)->counters(), collector.counters()};
   std::fputs(resptrace::FormatSummary(summary).c_str(), stderr);
-  if (!read.ok()) {
-    std::fprintf(stderr, "resptrace: %s\n", std::string(read.message()).c_str());
-    return 1;
+  int rc = 0;
+  for (const absl::Status& s : {read, written}) {
+    if (s.ok()) continue;
+    std::fprintf(stderr, "resptrace: %s\n", std::string(s.message()).c_str());
+    rc = 1;
   }
-  return 0;
+  return rc;
 }

@@ -10,6 +10,7 @@ void Message::Clear() {
   first_ts_ns = last_ts_ns = 0;
   wire_bytes = end_offset = 0;
   inline_command = false;
+  cut_short = false;
 }
 
 void MessageBuilder::Begin(Message* target, int64_t ts_ns, bool inline_command) {

@@ -271,6 +271,9 @@ void RespParser::OnGap(uint64_t bytes, int64_t ts_ns) {
 
 const char* RespParser::ParseLine(const char* p, const char* end) {
   if (line_.empty()) {
+    // Line ends between replies carry nothing (no server sends them, hand-made captures
+    // do): skipping them cannot shift any value.
+    if (role_ == RespRole::kReply && msg_bytes_ == 0 && (*p == '\r' || *p == '\n')) return p + 1;
     // The first byte alone decides some errors; report them without waiting for a line.
     if (role_ == RespRole::kReply && !IsReplyTypeByte(*p)) {
       Fail(RespError::kBadType, false);
@@ -522,7 +525,7 @@ void RespParser::Fail(RespError error, bool next_is_line_start) {
   // A bad inline line is wrong on its own: the request after it starts on the next line,
   // inline or not. Any other fault leaves the structure unknown until a '*' header.
   resync_any_line_ = error == RespError::kUnbalancedQuotes;
-  handler_->OnProtocolError(error, now_ts_);
+  handler_->OnProtocolError(error, now_ts_, msg_bytes_);
   state_ = State::kResync;
   stack_.clear();
   line_.clear();

@@ -32,9 +32,10 @@ class Session::RequestSide final : public RespHandler {
     m.last_ts_ns = ts_ns;
     m.wire_bytes = wire_bytes;
     m.end_offset = s_.RequestEndLowerBound();
+    m.cut_short = s_.cutting_short_;
     s_.OnRequest(std::move(current_));
   }
-  void OnProtocolError(RespError error, int64_t ts_ns) override {
+  void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override {
     if (error == RespError::kGap) {
       if (current_) s_.free_.push_back(std::move(current_));
       s_.OnRequestLost();
@@ -53,6 +54,7 @@ class Session::RequestSide final : public RespHandler {
     m.Clear();
     m.first_ts_ns = first_ts;
     m.last_ts_ns = ts_ns;
+    m.wire_bytes = wire_bytes;
     m.end_offset = s_.RequestEndLowerBound();
     current_->malformed = RespErrorName(error);
     s_.OnRequest(std::move(current_));
@@ -79,9 +81,10 @@ class Session::ReplySide final : public RespHandler {
   void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override {
     reply_.last_ts_ns = ts_ns;
     reply_.wire_bytes = wire_bytes;
+    reply_.cut_short = s_.cutting_short_;
     s_.OnReply(reply_, has_ack_, ack_);
   }
-  void OnProtocolError(RespError error, int64_t) override {
+  void OnProtocolError(RespError error, int64_t, uint64_t) override {
     if (error != RespError::kGap) ++s_.counters_->reply_errors;
     s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
   }

@@ -7,8 +7,6 @@
 namespace resptrace {
 namespace {
 
-constexpr size_t kFlushAt = 1 << 20;
-
 bool IsBare(std::string_view s) {
   if (s.empty()) return false;
   for (unsigned char c : s) {
@@ -118,12 +116,12 @@ void AppendClock(std::string& out, int64_t ts_ns) {
 
 }  // namespace
 
-TextSink::TextSink(std::FILE* out) : out_(out) { buf_.reserve(kFlushAt + 4096); }
+TextSink::TextSink(std::FILE* out) : out_(out) {}
 
-TextSink::~TextSink() { Flush(); }
+TextSink::~TextSink() { out_.Flush().IgnoreError(); }
 
 void TextSink::Write(const Record& r) {
-  std::string& o = buf_;
+  std::string& o = out_.text();
   AppendClock(o, r.ts_ns());
   o.push_back(' ');
   r.client->AppendTo(o);
@@ -133,7 +131,7 @@ void TextSink::Write(const Record& r) {
     o.append(" push ");
     AppendValue(o, *r.reply, r.reply->root());
     o.push_back('\n');
-    if (o.size() >= kFlushAt) Flush();
+    out_.MaybeFlush();
     return;
   }
   o.append(" -> ");
@@ -164,19 +162,14 @@ void TextSink::Write(const Record& r) {
     const int len = snprintf(buf, sizeof buf, " (%lld.%03lld ms)", static_cast<long long>(ns / 1000000),
                              static_cast<long long>((ns / 1000) % 1000));
     o.append(buf, len);
+    if (r.reply->cut_short) o.append(" (reply cut short)");
   } else {
     o.append(" -> (no reply: ").append(NoReplyName(r.no_reply)).append(")");
   }
   o.push_back('\n');
-  if (o.size() >= kFlushAt) Flush();
+  out_.MaybeFlush();
 }
 
-void TextSink::Flush() {
-  if (!buf_.empty()) {
-    std::fwrite(buf_.data(), 1, buf_.size(), out_);
-    buf_.clear();
-  }
-  std::fflush(out_);
-}
+absl::Status TextSink::Flush() { return out_.Flush(); }
 
 }  // namespace resptrace

@@ -24,7 +24,7 @@ class RecordingSink : public RecordSink {
     if (r.reply != nullptr) s.reply = std::string(r.reply->data(*r.reply->root()));
     seen.push_back(s);
   }
-  void Flush() override {}
+  absl::Status Flush() override { return absl::OkStatus(); }
   std::vector<Seen> seen;
 };
 

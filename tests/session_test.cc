@@ -46,7 +46,7 @@ class RecordingSink : public RecordSink {
     s.malformed = std::string(r.malformed);
     seen.push_back(s);
   }
-  void Flush() override {}
+  absl::Status Flush() override { return absl::OkStatus(); }
   std::vector<Seen> seen;
 };
 

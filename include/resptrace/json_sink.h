@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <string>
 
+#include "resptrace/output_buffer.h"
 #include "resptrace/record.h"
 
 namespace resptrace {
@@ -14,11 +15,10 @@ class JsonSink final : public RecordSink {
   explicit JsonSink(std::FILE* out);
   ~JsonSink() override;
   void Write(const Record& record) override;
-  void Flush() override;
+  absl::Status Flush() override;
 
  private:
-  std::FILE* out_;
-  std::string buf_;
+  OutputBuffer out_;
   std::string scratch_;  // the upper-cased command name
 };
 

@@ -51,6 +51,7 @@ class Message {
   uint64_t wire_bytes = 0;   // size on the wire
   uint64_t end_offset = 0;   // a lower bound of the stream offset just past the message
   bool inline_command = false;
+  bool cut_short = false;  // the stream ended inside it; its missing bytes were never seen
 
  private:
   friend class MessageBuilder;

@@ -9,7 +9,7 @@ namespace resptrace {
 class NullSink final : public RecordSink {
  public:
   void Write(const Record&) override {}
-  void Flush() override {}
+  absl::Status Flush() override { return absl::OkStatus(); }
 };
 
 }  // namespace resptrace

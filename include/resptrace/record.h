@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string_view>
 
+#include "absl/status/status.h"
 #include "resptrace/flow_key.h"
 #include "resptrace/message.h"
 
@@ -50,7 +51,8 @@ class RecordSink {
   virtual ~RecordSink() = default;
   virtual void Write(const Record& record) = 0;
   // Pushes out anything buffered; called at the end and periodically on live captures.
-  virtual void Flush() = 0;
+  // Fails when records could not be written (and were lost).
+  virtual absl::Status Flush() = 0;
 };
 
 }  // namespace resptrace

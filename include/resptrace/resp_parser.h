@@ -71,9 +71,10 @@ class RespHandler {
   // last byte; `wire_bytes` its size on the wire, gap bytes included.
   virtual void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) = 0;
   // The input is not RESP at this point (or bytes went missing outside a bulk body). Any
-  // message in progress is abandoned without OnMessageEnd. The parser then skips input up
-  // to the next safe boundary (see RespParser::Feed) and calls OnResync when it finds it.
-  virtual void OnProtocolError(RespError error, int64_t ts_ns) = 0;
+  // message in progress is abandoned without OnMessageEnd; `wire_bytes` of it had been
+  // read, the offending line included when the fault was in a line. The parser then skips
+  // input up to the next safe boundary (see RespParser::Feed) and calls OnResync there.
+  virtual void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) = 0;
   // Parsing resumes at a boundary after a protocol error; `skipped` bytes were discarded.
   virtual void OnResync(uint64_t skipped, int64_t ts_ns) = 0;
 };

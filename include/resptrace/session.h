@@ -55,6 +55,10 @@ class Session {
   void SetReplyAck(uint32_t ack) { reply_ack_ = ack; has_reply_ack_ = true; }
   void SetRequestSeqBase(uint32_t seq_at_offset0) { request_seq_base_ = seq_at_offset0; }
 
+  // While set, messages that complete were cut short by the end of their stream (the
+  // collector completes them with missing bytes) and are marked so.
+  void set_cutting_short(bool on) { cutting_short_ = on; }
+
   // The connection ended: every command still waiting is reported with `why`.
   void Close(NoReply why);
 
@@ -90,6 +94,7 @@ class Session {
   std::deque<std::unique_ptr<Pending>> pending_;
   std::vector<std::unique_ptr<Pending>> free_;  // recycled, buffers kept
   bool desynced_ = false;
+  bool cutting_short_ = false;
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "resptrace/output_buffer.h"
 #include "resptrace/record.h"
 
 namespace resptrace {
@@ -16,11 +17,10 @@ class TextSink final : public RecordSink {
   explicit TextSink(std::FILE* out);
   ~TextSink() override;
   void Write(const Record& record) override;
-  void Flush() override;
+  absl::Status Flush() override;
 
  private:
-  std::FILE* out_;
-  std::string buf_;
+  OutputBuffer out_;
 };
 
 }  // namespace resptrace

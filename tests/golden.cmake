@@ -1,0 +1,2 @@
+resptrace_test(golden_test resptrace_flow)
+add_dependencies(golden_test resptrace)

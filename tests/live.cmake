@@ -1,0 +1,2 @@
+resptrace_test(live_redis_test resptrace_flow redis_harness.cc)
+add_dependencies(live_redis_test resptrace)

@@ -1,0 +1,638 @@
+// End to end against a live Redis: real clients talk to a throwaway redis-server, tcpdump captures
+// the loopback traffic, and resptrace's records must say exactly what went over the wire: which
+// command, which reply, how many bytes, and when (checked against the capture itself).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <ctime>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "redis_harness.h"
+
+namespace resptrace::live {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+
+// ---------------------------------------------------------------------------------------------
+// Running resptrace
+
+struct Trace {
+  int exit_status = -1;
+  std::vector<std::string> lines;  // standard output, one entry per line
+  std::vector<json> records;       // the lines parsed, for -o json
+  std::string summary;             // standard error
+};
+
+Trace RunResptrace(const std::string& pcap, uint16_t port, const std::string& format,
+                   const std::vector<std::string>& env = {}) {
+  ProcessResult r =
+      RunProcess({RESPTRACE_BINARY, "-r", pcap, "-p", std::to_string(port), "-o", format}, env);
+  Trace t;
+  t.exit_status = r.exit_status;
+  t.summary = r.err;
+  for (absl::string_view line : absl::StrSplit(r.out, '\n', absl::SkipEmpty())) {
+    t.lines.emplace_back(line);
+    if (format == "json") t.records.push_back(json::parse(t.lines.back()));
+  }
+  return t;
+}
+
+// The first summary line, exactly as it must read for a clean capture.
+std::string CleanSummary(size_t packets, size_t flows, size_t commands, size_t replies,
+                         size_t unanswered, size_t pushes) {
+  return absl::StrCat("resptrace: ", packets, " packets, ", flows, " flows, ", commands,
+                      " commands, ", replies, " replies, ", unanswered, " unanswered, ", pushes,
+                      " pushes, 0 anomalies, 0 gaps (0 bytes)\n");
+}
+
+int64_t TsMicros(const json& record) { return std::llround(record.at("ts").get<double>() * 1e6); }
+
+// Every byte of one connection, both ways, belongs to exactly one of its records, in order; each
+// record's ts is the capture time of its first byte and latency_us runs from there to the
+// capture time of the reply's last byte.
+void ExpectRecordsCoverConnection(const std::vector<json>& records,
+                                  const std::vector<TcpPacket>& packets, uint16_t client_port,
+                                  uint16_t server_port) {
+  SCOPED_TRACE(absl::StrCat("connection from port ", client_port));
+  const CapturedStream requests(packets, client_port, server_port);
+  const CapturedStream replies(packets, server_port, client_port);
+  uint64_t req_off = 0;
+  uint64_t reply_off = 0;
+  for (const json& r : records) {
+    SCOPED_TRACE(r.dump());
+    const uint64_t reply_bytes = r.at("reply_bytes").get<uint64_t>();
+    if (r.at("type") == "push") {
+      EXPECT_EQ(TsMicros(r), replies.ts_us_at(reply_off));
+      reply_off += reply_bytes;
+      continue;
+    }
+    const int64_t ts = requests.ts_us_at(req_off);
+    EXPECT_EQ(TsMicros(r), ts);
+    if (reply_bytes == 0) {
+      EXPECT_TRUE(r.at("latency_us").is_null());
+    } else {
+      const int64_t last = replies.ts_us_at(reply_off + reply_bytes - 1);
+      EXPECT_EQ(r.at("latency_us"), json(last - ts));
+      EXPECT_GE(r.at("latency_us").get<int64_t>(), 0);
+    }
+    req_off += r.at("req_bytes").get<uint64_t>();
+    reply_off += reply_bytes;
+  }
+  EXPECT_EQ(req_off, requests.size()) << "request bytes not in any record";
+  EXPECT_EQ(reply_off, replies.size()) << "reply bytes not in any record";
+}
+
+std::vector<json> RecordsOf(const std::vector<json>& records, const std::string& client) {
+  std::vector<json> out;
+  for (const json& r : records) {
+    if (r.at("client") == client) out.push_back(r);
+  }
+  return out;
+}
+
+// A record without the fields that depend on capture times (checked against the capture by
+// ExpectRecordsCoverConnection).
+json Timeless(json record) {
+  record.erase("ts");
+  record.erase("latency_us");
+  return record;
+}
+
+json CommandRecord(const std::string& client, const std::string& server, const std::string& cmd,
+                   json args, const std::string& reply_type, json reply, size_t req_bytes,
+                   size_t reply_bytes) {
+  return {{"type", "command"}, {"client", client},       {"server", server},
+          {"cmd", cmd},        {"args", args},           {"reply_type", reply_type},
+          {"reply", reply},    {"req_bytes", req_bytes}, {"reply_bytes", reply_bytes}};
+}
+
+std::string HelloReply(const std::string& version, int64_t id) {
+  return absl::StrCat("%7\r\n$6\r\nserver\r\n$5\r\nredis\r\n$7\r\nversion\r\n$", version.size(),
+                      "\r\n", version, "\r\n$5\r\nproto\r\n:3\r\n$2\r\nid\r\n:", id,
+                      "\r\n$4\r\nmode\r\n$10\r\nstandalone\r\n$4\r\nrole\r\n$6\r\nmaster\r\n"
+                      "$7\r\nmodules\r\n*0\r\n");
+}
+
+json HelloValue(const std::string& version, int64_t id) {
+  return json::array({{"server", "redis"},
+                      {"version", version},
+                      {"proto", 3},
+                      {"id", id},
+                      {"mode", "standalone"},
+                      {"role", "master"},
+                      {"modules", json::array()}});
+}
+
+// ---------------------------------------------------------------------------------------------
+// The raw-socket script: exact bytes out, exact bytes back.
+
+struct Step {
+  std::string request;  // exact bytes sent
+  std::string cmd;
+  json args;
+  bool inline_cmd = false;
+  std::string reply;  // exact bytes the server answers
+  std::string reply_type;
+  json value;
+  std::string text;  // the text line's "CMD args -> reply" part; a trailing '*' matches anything
+  std::string push;  // a push the server sends right after the reply, if any
+  json push_value;
+};
+
+Step Cmd(const std::vector<std::string>& argv, std::string reply, std::string reply_type,
+         json value, std::string text) {
+  Step s;
+  s.request = EncodeCommand(argv);
+  s.cmd = argv[0];
+  s.args = json::array();
+  for (size_t i = 1; i < argv.size(); ++i) s.args.push_back(argv[i]);
+  s.reply = std::move(reply);
+  s.reply_type = std::move(reply_type);
+  s.value = std::move(value);
+  s.text = std::move(text);
+  return s;
+}
+
+Step Inline(std::string line, std::string cmd, json args, std::string reply, std::string reply_type,
+            json value, std::string text) {
+  Step s = Cmd({cmd}, std::move(reply), std::move(reply_type), std::move(value), std::move(text));
+  s.request = std::move(line);
+  s.args = std::move(args);
+  s.inline_cmd = true;
+  return s;
+}
+
+// Sends the steps with one send() and checks that the server answered exactly as expected.
+void Exchange(RawConnection& conn, const std::vector<Step>& steps) {
+  std::string out;
+  std::string expected;
+  for (const Step& s : steps) {
+    out += s.request;
+    expected += s.reply + s.push;
+  }
+  conn.Send(out);
+  const std::string got = conn.ReadExactly(expected.size());
+  if (got != expected) {
+    throw std::runtime_error(absl::StrCat("Redis answered \"", absl::CEscape(got), "\" to \"",
+                                          absl::CEscape(out), "\", not \"", absl::CEscape(expected),
+                                          "\""));
+  }
+}
+
+// Runs the whole script on a fresh connection, ending with QUIT, and returns its steps.
+std::vector<Step> RunScript(RawConnection& conn) {
+  const std::string big = [] {
+    std::string v;
+    for (int i = 0; i < 100; ++i) v += "0123456789";
+    return v;
+  }();
+  const std::string binary(
+      "\xff\xfe\x00\x01"
+      "abc\x80",
+      8);
+  const std::string quoted = "he said \"hi\" & 'bye' now";
+  const std::string script_true = "redis.setresp(3); return true";
+  const std::string script_big = "return {big_number='123456789012345678901234567890'}";
+  const std::string script_verbatim = "return {verbatim_string={format='txt', string='hello'}}";
+
+  std::vector<Step> all;
+  auto run = [&](std::vector<Step> steps) {
+    Exchange(conn, steps);
+    all.insert(all.end(), steps.begin(), steps.end());
+  };
+
+  run({Cmd({"SET", "k", "v"}, "+OK\r\n", "simple", "OK", "SET k v -> OK")});
+  run({Cmd({"GET", "k"}, "$1\r\nv\r\n", "bulk", "v", "GET k -> \"v\"")});
+  run({Cmd({"GET", "missing"}, "$-1\r\n", "null", nullptr, "GET missing -> (nil)")});
+  run({Cmd({"INCR", "counter"}, ":1\r\n", "integer", 1, "INCR counter -> (integer) 1")});
+  run({Cmd({"LPUSH", "list", "a", "b", "c"}, ":3\r\n", "integer", 3,
+           "LPUSH list a b c -> (integer) 3")});
+  run({Cmd({"LRANGE", "list", "0", "-1"}, "*3\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n", "array",
+           {"c", "b", "a"}, "LRANGE list 0 -1 -> *")});
+  run({Cmd({"LLEN", "k"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+           "error",
+           {{"error", "WRONGTYPE Operation against a key holding the wrong kind of value"}},
+           "LLEN k -> (error) WRONGTYPE Operation against a key holding the wrong kind of value")});
+  {
+    Step set_bin = Cmd({"SET", "bin", binary}, "+OK\r\n", "simple", "OK",
+                       R"(SET bin "\xff\xfe\x00\x01abc\x80" -> OK)");
+    set_bin.args = {"bin", {{"b64", "//4AAWFiY4A="}}};
+    run({set_bin});
+  }
+  run({Cmd({"GET", "bin"}, "$8\r\n" + binary + "\r\n", "bulk", {{"b64", "//4AAWFiY4A="}},
+           R"(GET bin -> "\xff\xfe\x00\x01abc\x80")")});
+  run({Cmd({"SET", "quoted", quoted}, "+OK\r\n", "simple", "OK",
+           R"(SET quoted "he said \"hi\" & 'bye' now" -> OK)")});
+  run({Cmd({"GET", "quoted"}, "$24\r\n" + quoted + "\r\n", "bulk", quoted,
+           R"(GET quoted -> "he said \"hi\" & 'bye' now")")});
+  {
+    // Values past --max-value-bytes (512 by default) keep their first 512 bytes.
+    const json cut = {{"truncated", big.substr(0, 512)}, {"len", 1000}};
+    Step set_big = Cmd({"SET", "big", big}, "+OK\r\n", "simple", "OK", "SET big *");
+    set_big.args = {"big", cut};
+    run({set_big});
+    run({Cmd({"GET", "big"}, "$1000\r\n" + big + "\r\n", "bulk", cut, "GET big -> *")});
+  }
+  run({Inline("PING\r\n", "PING", json::array(), "+PONG\r\n", "simple", "PONG", "PING -> PONG")});
+  run({Inline("ECHO \"hello world\"\r\n", "ECHO", {"hello world"}, "$11\r\nhello world\r\n", "bulk",
+              "hello world", R"(ECHO "hello world" -> "hello world")")});
+  {
+    std::vector<Step> pipeline;
+    for (int i = 0; i < 50; i += 2) {
+      const std::string key = absl::StrCat("p:", i);
+      const std::string val = absl::StrCat("val-", i);
+      pipeline.push_back(Cmd({"SET", key, val}, "+OK\r\n", "simple", "OK",
+                             absl::StrCat("SET ", key, " ", val, " -> OK")));
+      pipeline.push_back(Cmd({"GET", key}, absl::StrCat("$", val.size(), "\r\n", val, "\r\n"),
+                             "bulk", val, absl::StrCat("GET ", key, " -> \"", val, "\"")));
+    }
+    run(pipeline);
+  }
+
+  // RESP3 from here on.
+  conn.Send(EncodeCommand({"CLIENT", "ID"}));
+  std::string id_reply;
+  while (id_reply.size() < 2 || id_reply.substr(id_reply.size() - 2) != "\r\n") {
+    id_reply += conn.ReadExactly(1);
+  }
+  const int64_t id = std::stoll(id_reply.substr(1));
+  all.push_back(
+      Cmd({"CLIENT", "ID"}, id_reply, "integer", id, absl::StrCat("CLIENT ID -> (integer) ", id)));
+  const std::string version = RedisServerVersion();
+  run({Cmd({"HELLO", "3"}, HelloReply(version, id), "map", HelloValue(version, id),
+           "HELLO 3 -> *")});
+  run({Cmd({"GET", "missing"}, "_\r\n", "null", nullptr, "GET missing -> (nil)")});
+  run({Cmd({"HSET", "h", "f1", "v1", "f2", "v2"}, ":2\r\n", "integer", 2,
+           "HSET h f1 v1 f2 v2 -> (integer) 2")});
+  run({Cmd({"HGETALL", "h"}, "%2\r\n$2\r\nf1\r\n$2\r\nv1\r\n$2\r\nf2\r\n$2\r\nv2\r\n", "map",
+           json::array({{"f1", "v1"}, {"f2", "v2"}}), "HGETALL h -> *")});
+  run({Cmd({"ZADD", "z", "1.5", "m", "inf", "top"}, ":2\r\n", "integer", 2,
+           "ZADD z 1.5 m inf top -> (integer) 2")});
+  run({Cmd({"ZSCORE", "z", "m"}, ",1.5\r\n", "double", 1.5, "ZSCORE z m -> *")});
+  run({Cmd({"ZSCORE", "z", "top"}, ",inf\r\n", "double", "inf", "ZSCORE z top -> *")});
+  run({Cmd({"SADD", "s", "a"}, ":1\r\n", "integer", 1, "SADD s a -> (integer) 1")});
+  run({Cmd({"SMEMBERS", "s"}, "~1\r\n$1\r\na\r\n", "set", {"a"}, "SMEMBERS s -> *")});
+  run({Cmd({"EVAL", script_true, "0"}, "#t\r\n", "boolean", true,
+           R"(EVAL "redis.setresp(3); return true" 0 -> *)")});
+  run({Cmd({"EVAL", script_big, "0"}, "(123456789012345678901234567890\r\n", "bignum",
+           "123456789012345678901234567890", "EVAL \"" + script_big + "\" 0 -> *")});
+  run({Cmd({"EVAL", script_verbatim, "0"}, "=9\r\ntxt:hello\r\n", "verbatim", "hello",
+           "EVAL \"" + script_verbatim + "\" 0 -> *")});
+  run({Cmd({"CLIENT", "TRACKING", "on"}, "+OK\r\n", "simple", "OK", "CLIENT TRACKING on -> OK")});
+  run({Cmd({"GET", "k"}, "$1\r\nv\r\n", "bulk", "v", "GET k -> \"v\"")});
+  {
+    // Writing a key this client tracks invalidates it: Redis pushes that after the reply.
+    Step set = Cmd({"SET", "k", "v2"}, "+OK\r\n", "simple", "OK", "SET k v2 -> OK");
+    set.push = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n";
+    set.push_value = {"invalidate", {"k"}};
+    run({set});
+  }
+  run({Cmd({"QUIT"}, "+OK\r\n", "simple", "OK", "QUIT -> OK")});
+  conn.ExpectEof();
+  conn.Close();
+  return all;
+}
+
+// A server, a capture of its port, the script over one connection, and the capture complete.
+struct ScriptCapture {
+  RedisServer server;
+  TempDir dir;
+  std::vector<Step> steps;
+  std::string client;
+  uint16_t client_port = 0;
+  std::vector<TcpPacket> packets;
+  std::string pcap;
+
+  ScriptCapture() {
+    pcap = dir.path() + "/script.pcap";
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    steps = RunScript(conn);
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
+        "the script's connection closed both ways");
+    const PacketCapture::Result stopped = capture.Stop();
+    if (stopped.dropped_by_kernel != 0)
+      throw std::runtime_error("tcpdump dropped packets: " + stopped.log);
+    packets = ReadPcapFile(pcap);
+  }
+};
+
+TEST(LiveRedis, RawSocketScriptGivesOneExactRecordPerCommand) {
+  ScriptCapture run;
+  const std::string server = run.server.endpoint();
+  const Trace trace = RunResptrace(run.pcap, run.server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+
+  std::vector<json> expected;
+  size_t pushes = 0;
+  for (const Step& s : run.steps) {
+    json r = CommandRecord(run.client, server, s.cmd, s.args, s.reply_type, s.value,
+                           s.request.size(), s.reply.size());
+    if (s.inline_cmd) r["inline"] = true;
+    expected.push_back(r);
+    if (!s.push.empty()) {
+      ++pushes;
+      expected.push_back({{"type", "push"},
+                          {"client", run.client},
+                          {"server", server},
+                          {"reply_type", "push"},
+                          {"reply", s.push_value},
+                          {"reply_bytes", s.push.size()}});
+    }
+  }
+  ASSERT_EQ(trace.records.size(), expected.size()) << trace.summary;
+  for (size_t i = 0; i < expected.size(); ++i) {
+    EXPECT_EQ(Timeless(trace.records[i]), expected[i]) << "record " << i;
+  }
+  ExpectRecordsCoverConnection(trace.records, run.packets, run.client_port, run.server.port());
+  EXPECT_EQ(trace.summary,
+            CleanSummary(run.packets.size(), 1, run.steps.size(), run.steps.size(), 0, pushes));
+}
+
+// HH:MM:SS.uuuuuu of an epoch time in microseconds, in UTC.
+std::string ClockUtc(int64_t us) {
+  const time_t secs = static_cast<time_t>(us / 1000000);
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min, tm.tm_sec,
+           static_cast<long long>(us % 1000000));
+  return buf;
+}
+
+TEST(LiveRedis, TextModeWritesOneLinePerCommand) {
+  ScriptCapture run;
+  const std::string server = run.server.endpoint();
+  const Trace json_trace = RunResptrace(run.pcap, run.server.port(), "json");
+  const Trace text = RunResptrace(run.pcap, run.server.port(), "text", {"TZ=UTC"});
+  ASSERT_EQ(text.exit_status, 0) << text.summary;
+  EXPECT_EQ(text.summary, json_trace.summary);
+  ASSERT_EQ(json_trace.exit_status, 0) << json_trace.summary;
+  size_t pushes = 0;
+  for (const Step& s : run.steps) pushes += s.push.empty() ? 0 : 1;
+  ASSERT_EQ(json_trace.records.size(), run.steps.size() + pushes);
+  ASSERT_EQ(text.lines.size(), json_trace.records.size());
+
+  // The documented form, HH:MM:SS.uuuuuu client -> server CMD args -> reply (N.NNN ms), with
+  // the time and latency of the same record in JSON.
+  size_t line = 0;
+  for (const Step& s : run.steps) {
+    SCOPED_TRACE(text.lines[line]);
+    const json& r = json_trace.records[line];
+    const int64_t latency = r.at("latency_us").get<int64_t>();
+    const std::string prefix =
+        absl::StrCat(ClockUtc(TsMicros(r)), " ", run.client, " -> ", server, " ");
+    const std::string suffix =
+        absl::StrCat(" (", latency / 1000, ".", absl::StrFormat("%03d", latency % 1000), " ms)");
+    const std::string& got = text.lines[line];
+    ASSERT_GE(got.size(), prefix.size() + suffix.size());
+    EXPECT_EQ(got.substr(0, prefix.size()), prefix);
+    EXPECT_EQ(got.substr(got.size() - suffix.size()), suffix);
+    const std::string middle =
+        got.substr(prefix.size(), got.size() - prefix.size() - suffix.size());
+    if (s.text.back() == '*') {
+      EXPECT_EQ(middle.substr(0, s.text.size() - 1), s.text.substr(0, s.text.size() - 1));
+    } else {
+      EXPECT_EQ(middle, s.text);
+    }
+    ++line;
+    if (!s.push.empty()) {
+      EXPECT_THAT(text.lines[line],
+                  ::testing::StartsWith(absl::StrCat(ClockUtc(TsMicros(json_trace.records[line])),
+                                                     " ", run.client, " <- ", server, " push ")));
+      EXPECT_THAT(text.lines[line], HasSubstr("invalidate"));
+      ++line;
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+struct CliRun {
+  std::vector<std::string> args;  // after -p PORT
+  std::string out;                // redis-cli's standard output; "" when not checked
+  std::vector<json> records;      // expected, without client/server/ts/latency_us
+};
+
+TEST(LiveRedis, RedisCliCommands) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/cli.pcap";
+  const std::string version = RedisServerVersion();
+  const std::string wrongtype = "WRONGTYPE Operation against a key holding the wrong kind of value";
+  auto rec = [](std::vector<std::string> argv, std::string reply_type, json reply,
+                size_t reply_bytes) {
+    const size_t req = EncodeCommand(argv).size();
+    json args = json::array();
+    for (size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+    return CommandRecord("", "", argv[0], args, reply_type, reply, req, reply_bytes);
+  };
+  // redis-cli 7 run with a command sends just that command, after HELLO 3 with -3: nothing else
+  // (COMMAND DOCS is for its interactive hints only).
+  std::vector<CliRun> runs = {
+      {{"SET", "a", "1"}, "OK\n", {rec({"SET", "a", "1"}, "simple", "OK", 5)}},
+      {{"GET", "a"}, "1\n", {rec({"GET", "a"}, "bulk", "1", 7)}},
+      {{"INCR", "a"}, "2\n", {rec({"INCR", "a"}, "integer", 2, 4)}},
+      {{"RPUSH", "l", "x", "y z"}, "2\n", {rec({"RPUSH", "l", "x", "y z"}, "integer", 2, 4)}},
+      {{"LRANGE", "l", "0", "-1"},
+       "x\ny z\n",
+       {rec({"LRANGE", "l", "0", "-1"}, "array", {"x", "y z"}, 20)}},
+      {{"GET", "nope"}, "\n", {rec({"GET", "nope"}, "null", nullptr, 5)}},
+      {{"LLEN", "a"},
+       "",
+       {rec({"LLEN", "a"}, "error", {{"error", wrongtype}}, wrongtype.size() + 3)}},
+      {{"HSET", "h", "f", "v"}, "1\n", {rec({"HSET", "h", "f", "v"}, "integer", 1, 4)}},
+      {{"-3", "HGETALL", "h"},
+       "f v\n",
+       {rec({"HELLO", "3"}, "map", nullptr, 0),
+        rec({"HGETALL", "h"}, "map", json::array({{"f", "v"}}), 18)}},
+  };
+  {
+    PacketCapture capture(server.port(), pcap);
+    for (const CliRun& run : runs) {
+      std::vector<std::string> argv = {"redis-cli", "-p", std::to_string(server.port())};
+      argv.insert(argv.end(), run.args.begin(), run.args.end());
+      const ProcessResult r = RunProcess(argv);
+      ASSERT_EQ(r.exit_status, 0) << r.err;
+      if (!run.out.empty()) {
+        EXPECT_EQ(r.out, run.out);
+      }
+    }
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) {
+          return ConnectionsClosed(p, server.port(), runs.size());
+        },
+        "every redis-cli connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const std::vector<uint16_t> clients = ClientPorts(packets, server.port());
+  ASSERT_EQ(clients.size(), runs.size());
+
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  // One connection after the other, so the records come in the order of the runs.
+  size_t next = 0;
+  size_t commands = 0;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    SCOPED_TRACE(absl::StrCat("redis-cli ", absl::StrJoin(runs[i].args, " ")));
+    const std::string client = absl::StrCat("127.0.0.1:", clients[i]);
+    for (json want : runs[i].records) {
+      ASSERT_LT(next, trace.records.size());
+      const json& got = trace.records[next++];
+      want["client"] = client;
+      want["server"] = server.endpoint();
+      if (want["cmd"] == "HELLO") {
+        // The reply carries the connection's id: take it from the record, check the rest.
+        const int64_t id = got.at("reply").at(3).at(1).get<int64_t>();
+        want["reply"] = HelloValue(version, id);
+        want["reply_bytes"] = HelloReply(version, id).size();
+      }
+      EXPECT_EQ(Timeless(got), want);
+      ++commands;
+    }
+    ExpectRecordsCoverConnection(RecordsOf(trace.records, client), packets, clients[i],
+                                 server.port());
+  }
+  EXPECT_EQ(next, trace.records.size());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), runs.size(), commands, commands, 0, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(LiveRedis, RedisBenchmarkPipelined) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/bench.pcap";
+  constexpr int kRequests = 2000;
+  constexpr int kClients = 10;
+  // redis-benchmark 7 reads the server's save and appendonly settings on a connection of its
+  // own, then opens kClients connections per test.
+  constexpr size_t kConnections = 1 + 2 * kClients;
+  {
+    PacketCapture capture(server.port(), pcap);
+    const ProcessResult r = RunProcess(
+        {"redis-benchmark", "-p", std::to_string(server.port()), "-n", std::to_string(kRequests),
+         "-c", std::to_string(kClients), "-P", "16", "-t", "set,get", "-q"});
+    ASSERT_EQ(r.exit_status, 0) << r.err;
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) {
+          return ConnectionsClosed(p, server.port(), kConnections);
+        },
+        "every redis-benchmark connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const std::vector<uint16_t> clients = ClientPorts(packets, server.port());
+  ASSERT_EQ(clients.size(), kConnections);
+
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  ASSERT_EQ(trace.records.size(), size_t{2 * kRequests + 2}) << trace.summary;
+
+  const std::string key = "key:__rand_int__";
+  int sets = 0;
+  int gets = 0;
+  int configs = 0;
+  std::string value;  // every SET writes the same value to the same key
+  for (const json& r : trace.records) {
+    SCOPED_TRACE(r.dump());
+    ASSERT_EQ(r.at("type"), "command");
+    ASSERT_EQ(r.at("server"), server.endpoint());
+    ASSERT_FALSE(r.contains("no_reply"));
+    ASSERT_NE(r.at("reply_type"), "none");
+    const std::string cmd = r.at("cmd").get<std::string>();
+    if (cmd == "SET") {
+      ++sets;
+      ASSERT_EQ(r.at("args").size(), 2u);
+      ASSERT_EQ(r.at("args")[0], key);
+      if (value.empty()) value = r.at("args")[1].get<std::string>();
+      ASSERT_EQ(Timeless(r), CommandRecord(r.at("client").get<std::string>(), server.endpoint(),
+                                           "SET", {key, value}, "simple", "OK",
+                                           EncodeCommand({"SET", key, value}).size(), 5));
+    } else if (cmd == "GET") {
+      ++gets;
+      ASSERT_FALSE(value.empty()) << "GET before any SET";
+      ASSERT_EQ(Timeless(r),
+                CommandRecord(r.at("client").get<std::string>(), server.endpoint(), "GET", {key},
+                              "bulk", value, EncodeCommand({"GET", key}).size(),
+                              absl::StrCat("$", value.size(), "\r\n", value, "\r\n").size()));
+    } else {
+      ASSERT_EQ(cmd, "CONFIG");
+      const std::string setting = configs++ == 0 ? "save" : "appendonly";
+      const std::string current = setting == "save" ? "" : "no";
+      ASSERT_EQ(Timeless(r), CommandRecord(r.at("client").get<std::string>(), server.endpoint(),
+                                           "CONFIG", {"GET", setting}, "array", {setting, current},
+                                           EncodeCommand({"CONFIG", "GET", setting}).size(),
+                                           EncodeCommand({setting, current}).size()));
+    }
+  }
+  EXPECT_EQ(sets, kRequests);
+  EXPECT_EQ(gets, kRequests);
+  EXPECT_EQ(configs, 2);
+  EXPECT_EQ(value.size(), 3u) << "redis-benchmark's default value size";
+  for (uint16_t c : clients) {
+    ExpectRecordsCoverConnection(RecordsOf(trace.records, absl::StrCat("127.0.0.1:", c)), packets,
+                                 c, server.port());
+  }
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), kConnections, trace.records.size(),
+                                        trace.records.size(), 0, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+TEST(LiveRedis, CommandStillBlockedWhenCaptureEndsHasNoReply) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/blocked.pcap";
+  const std::string del = EncodeCommand({"DEL", "emptylist"});
+  const std::string blpop = EncodeCommand({"BLPOP", "emptylist", "0"});
+  PacketCapture capture(server.port(), pcap);
+  RawConnection conn(server.port());
+  conn.Send(del);
+  ASSERT_EQ(conn.ReadExactly(4), ":0\r\n");
+  conn.Send(blpop);
+  capture.WaitFor(
+      [&](const std::vector<TcpPacket>& packets) {
+        size_t sent = 0;
+        for (const TcpPacket& t : packets) {
+          if (t.src_port == conn.local_port() && t.dst_port == server.port()) {
+            sent += t.payload.size();
+          }
+        }
+        return sent == del.size() + blpop.size();
+      },
+      "the BLPOP request");
+  ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  conn.Close();  // only now: BLPOP blocked all through the capture
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  json blocked = CommandRecord(conn.endpoint(), server.endpoint(), "BLPOP", {"emptylist", "0"},
+                               "none", nullptr, blpop.size(), 0);
+  blocked["no_reply"] = "eof";
+  ASSERT_EQ(trace.records.size(), 2u) << trace.summary;
+  EXPECT_EQ(Timeless(trace.records[0]), CommandRecord(conn.endpoint(), server.endpoint(), "DEL",
+                                                      {"emptylist"}, "integer", 0, del.size(), 4));
+  EXPECT_EQ(Timeless(trace.records[1]), blocked);
+  ExpectRecordsCoverConnection(trace.records, packets, conn.local_port(), server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 2, 1, 1, 0));
+}
+
+}  // namespace
+}  // namespace resptrace::live
