@@ -1,15 +1,62 @@
 #include "resptrace/json_sink.h"
 
+#include <charconv>
 #include <cstring>
-
-#include "absl/strings/str_cat.h"
 
 namespace resptrace {
 namespace {
 
+// Plain stores into room the sink reserved for the whole record (see RecordBound).
+class Out {
+ public:
+  explicit Out(char* p) : p_(p) {}
+  void push_back(char c) { *p_++ = c; }
+  void append(const char* s, size_t n) {
+    std::memcpy(p_, s, n);
+    p_ += n;
+  }
+  void append(std::string_view s) { append(s.data(), s.size()); }
+  void append(const char* s, const char* end) { append(s, static_cast<size_t>(end - s)); }
+  char* end() const { return p_; }
+
+ private:
+  char* p_;
+};
+
+// What one value can take at most: every byte escaped as \u00XX (base64 takes less), and
+// the brackets, separators and "truncated"/"len"/"missing"/"more" wrapping of a node.
+constexpr size_t kBytesPerDataByte = 6;
+constexpr size_t kBytesPerNode = 128;
+
+size_t MessageBound(const Message* m) {
+  return m == nullptr ? 0 : m->nodes().size() * kBytesPerNode + m->kept_bytes() * kBytesPerDataByte;
+}
+
+void AppendJsonString(Out& out, std::string_view s);
+
+void AppendUint(Out& out, uint64_t v) {
+  char buf[24];
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+// `v` (< 10^digits) with leading zeros.
+void AppendFixed(Out& out, uint64_t v, int digits) {
+  char buf[8];
+  for (int i = digits - 1; i >= 0; --i, v /= 10) buf[i] = static_cast<char>('0' + v % 10);
+  out.append(buf, digits);
+}
+
 bool IsValidUtf8(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const auto* end = p + s.size();
+  // Most values are ASCII: eight bytes a step while no byte has its high bit set.
+  while (end - p >= 8) {
+    uint64_t w;
+    std::memcpy(&w, p, 8);
+    if ((w & 0x8080808080808080ull) != 0) break;
+    p += 8;
+  }
   while (p < end) {
     unsigned char c = *p;
     if (c < 0x80) {
@@ -43,7 +90,7 @@ bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
-void AppendBase64(std::string& out, std::string_view s) {
+void AppendBase64(Out& out, std::string_view s) {
   static constexpr char kAlphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
@@ -65,7 +112,7 @@ void AppendBase64(std::string& out, std::string_view s) {
   }
 }
 
-void AppendEscaped(std::string& out, std::string_view s) {
+void AppendEscaped(Out& out, std::string_view s) {
   static constexpr char kHex[] = "0123456789abcdef";
   out.push_back('"');
   size_t run = 0;  // start of the pending run of bytes that need no escape
@@ -111,7 +158,7 @@ bool IsJsonNumber(std::string_view s) {
   return i == s.size();
 }
 
-void AppendNumber(std::string& out, std::string_view s) {
+void AppendNumber(Out& out, std::string_view s) {
   if (!s.empty() && s[0] == '+') s.remove_prefix(1);
   if (IsJsonNumber(s)) {
     out.append(s);
@@ -121,7 +168,7 @@ void AppendNumber(std::string& out, std::string_view s) {
 }
 
 // A string value, cut or not.
-void AppendStringValue(std::string& out, const ValueNode& n, std::string_view data) {
+void AppendStringValue(Out& out, const ValueNode& n, std::string_view data) {
   if (!n.truncated) {
     AppendJsonString(out, data);
     return;
@@ -135,14 +182,18 @@ void AppendStringValue(std::string& out, const ValueNode& n, std::string_view da
     AppendBase64(out, data);
     out.push_back('"');
   }
-  absl::StrAppend(&out, ",\"len\":", n.full_len);
-  if (n.missing != 0) absl::StrAppend(&out, ",\"missing\":", n.missing);
+  out.append(",\"len\":");
+  AppendUint(out, n.full_len);
+  if (n.missing != 0) {
+    out.append(",\"missing\":");
+    AppendUint(out, n.missing);
+  }
   out.push_back('}');
 }
 
-void AppendValue(std::string& out, const Message& m, const ValueNode* n);
+void AppendValue(Out& out, const Message& m, const ValueNode* n);
 
-void AppendChildren(std::string& out, const Message& m, const ValueNode* n, bool pairs) {
+void AppendChildren(Out& out, const Message& m, const ValueNode* n, bool pairs) {
   out.push_back('[');
   const ValueNode* c = Message::first_child(n);
   for (uint32_t i = 0; i < n->children; ++i, c = Message::next_sibling(c)) {
@@ -154,12 +205,14 @@ void AppendChildren(std::string& out, const Message& m, const ValueNode* n, bool
   if (pairs && n->children % 2 == 1) out.push_back(']');
   if (n->elided != 0) {
     if (n->children != 0) out.push_back(',');
-    absl::StrAppend(&out, "{\"more\":", pairs ? n->elided / 2 : n->elided, "}");
+    out.append("{\"more\":");
+    AppendUint(out, pairs ? n->elided / 2 : n->elided);
+    out.push_back('}');
   }
   out.push_back(']');
 }
 
-void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
+void AppendValue(Out& out, const Message& m, const ValueNode* n) {
   std::string_view data = m.data(*n);
   switch (n->type) {
     case RespType::kSimpleString:
@@ -200,31 +253,33 @@ void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
   }
 }
 
-void AppendTimestamp(std::string& out, int64_t ts_ns) {
-  const int64_t us = ts_ns / 1000;
-  char buf[32];
-  const int len = snprintf(buf, sizeof buf, "%lld.%06lld", static_cast<long long>(us / 1000000),
-                           static_cast<long long>(us % 1000000));
-  out.append(buf, len);
+void AppendTimestamp(Out& out, int64_t ts_ns) {
+  const uint64_t us = static_cast<uint64_t>(ts_ns < 0 ? 0 : ts_ns) / 1000;
+  AppendUint(out, us / 1000000);
+  out.push_back('.');
+  AppendFixed(out, us % 1000000, 6);
 }
 
-void AppendMicros(std::string& out, int64_t ns) {
-  if (ns % 1000 == 0) {
-    absl::StrAppend(&out, ns / 1000);
-    return;
+void AppendMicros(Out& out, int64_t ns) {
+  if (ns < 0) {  // a reply captured before its request: a capture merged from several clocks
+    out.push_back('-');
+    ns = -ns;
   }
-  char buf[32];
-  const int len = snprintf(buf, sizeof buf, "%.3f", static_cast<double>(ns) / 1000.0);
-  out.append(buf, len);
+  AppendUint(out, static_cast<uint64_t>(ns) / 1000);
+  if (ns % 1000 != 0) {
+    out.push_back('.');
+    AppendFixed(out, static_cast<uint64_t>(ns) % 1000, 3);
+  }
 }
 
-void AppendUpperAscii(std::string& out, std::string_view s) {
-  for (char c : s) out.push_back(c >= 'a' && c <= 'z' ? static_cast<char>(c - 32) : c);
+void UpperAscii(std::string& to, std::string_view s) {
+  to.assign(s.data(), s.size());
+  for (char& c : to) {
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 32);
+  }
 }
 
-}  // namespace
-
-void AppendJsonString(std::string& out, std::string_view s) {
+void AppendJsonString(Out& out, std::string_view s) {
   if (IsValidUtf8(s)) {
     AppendEscaped(out, s);
   } else {
@@ -234,18 +289,22 @@ void AppendJsonString(std::string& out, std::string_view s) {
   }
 }
 
+}  // namespace
+
 JsonSink::JsonSink(std::FILE* out) : out_(out) {}
 
 JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
 void JsonSink::Write(const Record& r) {
-  std::string& o = out_.text();
+  const size_t bound = 1024 + r.client_name.size() + r.server_name.size() +
+                       MessageBound(r.request) + MessageBound(r.reply);
+  Out o(out_.Reserve(bound));
   o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
   o.append(",\"client\":\"");
-  r.client->AppendTo(o);
+  o.append(r.client_name);
   o.append("\",\"server\":\"");
-  r.server->AppendTo(o);
+  o.append(r.server_name);
   o.push_back('"');
   if (r.kind == RecordKind::kCommand) {
     const Message& req = *r.request;
@@ -253,8 +312,7 @@ void JsonSink::Write(const Record& r) {
     o.append(",\"cmd\":");
     if (root != nullptr && root->type == RespType::kArray && root->children > 0) {
       const ValueNode* c = Message::first_child(root);
-      scratch_.clear();
-      AppendUpperAscii(scratch_, req.data(*c));
+      UpperAscii(scratch_, req.data(*c));
       AppendStringValue(o, *c, scratch_);
       o.append(",\"args\":[");
       c = Message::next_sibling(c);
@@ -264,7 +322,9 @@ void JsonSink::Write(const Record& r) {
       }
       if (root->elided != 0) {
         if (root->children > 1) o.push_back(',');
-        absl::StrAppend(&o, "{\"more\":", root->elided, "}");
+        o.append("{\"more\":");
+        AppendUint(o, root->elided);
+        o.push_back('}');
       }
       o.push_back(']');
     } else {
@@ -295,8 +355,10 @@ void JsonSink::Write(const Record& r) {
     } else {
       o.append("null");
     }
-    absl::StrAppend(&o, ",\"req_bytes\":", r.request->wire_bytes,
-                    ",\"reply_bytes\":", r.reply != nullptr ? r.reply->wire_bytes : 0);
+    o.append(",\"req_bytes\":");
+    AppendUint(o, r.request->wire_bytes);
+    o.append(",\"reply_bytes\":");
+    AppendUint(o, r.reply != nullptr ? r.reply->wire_bytes : 0);
     if (r.reply != nullptr && r.reply->cut_short) o.append(",\"reply_cut\":true");
     if (r.no_reply != NoReply::kAnswered) {
       o.append(",\"no_reply\":\"");
@@ -304,9 +366,11 @@ void JsonSink::Write(const Record& r) {
       o.push_back('"');
     }
   } else {
-    absl::StrAppend(&o, ",\"reply_bytes\":", r.reply->wire_bytes);
+    o.append(",\"reply_bytes\":");
+    AppendUint(o, r.reply->wire_bytes);
   }
   o.append("}\n");
+  out_.Commit(o.end());
   out_.MaybeFlush();
 }
 

@@ -47,7 +47,24 @@ uint32_t MessageBuilder::StartValue(RespType type) {
   return static_cast<uint32_t>(nodes.size() - 1);
 }
 
+uint32_t MessageBuilder::StartBareValue(RespType type) {
+  auto& nodes = msg_->nodes_;
+  if (nodes.size() >= 2 || type == RespType::kAttribute) return kSkipped;
+  if (nodes.size() == 1) {
+    if (!IsAggregate(nodes[0].type)) return kSkipped;
+    nodes[0].children = 1;
+  }
+  ValueNode n;
+  n.type = type;
+  nodes.push_back(n);
+  return static_cast<uint32_t>(nodes.size() - 1);
+}
+
 void MessageBuilder::Aggregate(RespType type, int64_t count) {
+  if (!limits_.keep_values) {
+    StartBareValue(type);
+    return;
+  }
   const uint32_t node = StartValue(type);
   const bool attribute = type == RespType::kAttribute;
   if (count <= 0) {
@@ -76,7 +93,7 @@ void MessageBuilder::AppendKept(ValueNode& n, std::string_view data) {
 
 void MessageBuilder::Scalar(const ScalarPiece& piece) {
   if (piece.first) {
-    scalar_node_ = StartValue(piece.type);
+    scalar_node_ = limits_.keep_values ? StartValue(piece.type) : StartBareValue(piece.type);
     if (scalar_node_ != kSkipped) {
       ValueNode& n = msg_->nodes_[scalar_node_];
       n.data_off = static_cast<uint32_t>(msg_->bytes_.size());
@@ -94,7 +111,7 @@ void MessageBuilder::Scalar(const ScalarPiece& piece) {
   }
   if (piece.last) {
     scalar_node_ = kSkipped;
-    ValueDone(false);
+    if (limits_.keep_values) ValueDone(false);
   }
 }
 

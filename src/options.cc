@@ -139,6 +139,11 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
           absl::StrCat("unknown option '", std::string(arg), "' (see --help)"));
     }
   }
+  if (o.format == OutputFormat::kNone) {
+    // Nothing is printed: keep of each message only what pairing needs, its type and the
+    // command's name, and skip storing every other value.
+    o.collector.session.message.keep_values = false;
+  }
   if (!o.help && !o.version && o.read_file.empty()) {
     return absl::InvalidArgumentError("no input: give a capture with -r FILE (see --help)");
   }

@@ -103,6 +103,8 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
     : options_(options),
       client_(client),
       server_(server),
+      client_name_(client.ToString()),
+      server_name_(server.ToString()),
       sink_(sink),
       counters_(counters),
       request_side_(std::make_unique<RequestSide>(*this)),
@@ -125,6 +127,8 @@ void Session::Emit(Pending& p, const Message* reply, NoReply why) {
   Record r;
   r.client = &client_;
   r.server = &server_;
+  r.client_name = client_name_;
+  r.server_name = server_name_;
   r.request = &p.request;
   r.reply = reply;
   r.no_reply = why;
@@ -159,6 +163,8 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     r.kind = RecordKind::kPush;
     r.client = &client_;
     r.server = &server_;
+    r.client_name = client_name_;
+    r.server_name = server_name_;
     r.reply = &reply;
     sink_->Write(r);
     return;

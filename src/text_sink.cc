@@ -104,38 +104,47 @@ void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
   }
 }
 
-void AppendClock(std::string& out, int64_t ts_ns) {
-  const time_t secs = static_cast<time_t>(ts_ns / 1000000000);
-  struct tm tm;
-  localtime_r(&secs, &tm);
-  char buf[32];
-  const int len = snprintf(buf, sizeof buf, "%02d:%02d:%02d.%06lld", tm.tm_hour, tm.tm_min,
-                           tm.tm_sec, static_cast<long long>((ts_ns / 1000) % 1000000));
-  out.append(buf, len);
-}
-
 }  // namespace
+
+void TextSink::AppendClock(std::string& out, int64_t ts_ns) {
+  const int64_t secs = ts_ns / 1000000000;
+  // localtime_r costs more than the rest of a line: once per second of capture time.
+  if (secs != clock_second_) {
+    const time_t t = static_cast<time_t>(secs);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    snprintf(clock_text_, sizeof clock_text_, "%02d:%02d:%02d.", tm.tm_hour, tm.tm_min, tm.tm_sec);
+    clock_second_ = secs;
+  }
+  out.append(clock_text_, 9);
+  uint64_t us = static_cast<uint64_t>(ts_ns / 1000) % 1000000;
+  char buf[6];
+  for (int i = 5; i >= 0; --i, us /= 10) buf[i] = static_cast<char>('0' + us % 10);
+  out.append(buf, 6);
+}
 
 TextSink::TextSink(std::FILE* out) : out_(out) {}
 
 TextSink::~TextSink() { out_.Flush().IgnoreError(); }
 
 void TextSink::Write(const Record& r) {
-  std::string& o = out_.text();
+  std::string& o = line_;
+  o.clear();
   AppendClock(o, r.ts_ns());
   o.push_back(' ');
-  r.client->AppendTo(o);
+  o.append(r.client_name);
   if (r.kind == RecordKind::kPush) {
     o.append(" <- ");
-    r.server->AppendTo(o);
+    o.append(r.server_name);
     o.append(" push ");
     AppendValue(o, *r.reply, r.reply->root());
     o.push_back('\n');
+    out_.Append(o);
     out_.MaybeFlush();
     return;
   }
   o.append(" -> ");
-  r.server->AppendTo(o);
+  o.append(r.server_name);
   o.push_back(' ');
   const Message& req = *r.request;
   const ValueNode* root = req.root();
@@ -167,6 +176,7 @@ void TextSink::Write(const Record& r) {
     o.append(" -> (no reply: ").append(NoReplyName(r.no_reply)).append(")");
   }
   o.push_back('\n');
+  out_.Append(o);
   out_.MaybeFlush();
 }
 

@@ -127,3 +127,26 @@ TEST(MessageBuilderTest, ReusingAMessageStartsClean) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+TEST(MessageBuilderTest, WithoutValuesKeepsTheRootAndTheCommandName) {
+  MessageLimits limits;
+  limits.keep_values = false;
+  Message m;
+  MessageBuilder b(limits);
+  b.Begin(&m, 0, false);
+  b.Aggregate(RespType::kArray, 3);
+  b.Scalar(Piece(RespType::kBulkString, "SE", true, false, 3));
+  b.Scalar(Piece(RespType::kBulkString, "T", false, true, 3));
+  b.Scalar(Piece(RespType::kBulkString, "key"));
+  b.Aggregate(RespType::kArray, 1);
+  b.Scalar(Piece(RespType::kBulkString, "x"));
+  ASSERT_EQ(m.nodes().size(), 2u);
+  EXPECT_EQ(m.root()->type, RespType::kArray);
+  EXPECT_EQ(m.data(*Message::first_child(m.root())), "SET");
+}
+
+}  // namespace
+}  // namespace resptrace

@@ -75,6 +75,8 @@ class SinkTest : public ::testing::Test {
     Record r;
     r.client = &client_;
     r.server = &server_;
+    r.client_name = client_name_;
+    r.server_name = server_name_;
     r.request = &req;
     r.reply = reply;
     if (reply == nullptr) r.no_reply = NoReply::kEndOfCapture;
@@ -83,6 +85,8 @@ class SinkTest : public ::testing::Test {
 
   Endpoint client_{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x7f\x00\x00\x01")), 50312};
   Endpoint server_{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x7f\x00\x00\x01")), 6379};
+  std::string client_name_ = client_.ToString();
+  std::string server_name_ = server_.ToString();
   // 2023-11-14 22:13:20.120931 UTC
   static constexpr int64_t kT0 = 1700000000120931000;
 };
@@ -164,6 +168,9 @@ TEST_F(SinkTest, JsonIpv6Endpoints) {
   Record r = Command(req, nullptr);
   r.client = &c;
   r.server = &s;
+  const std::string client_name = c.ToString(), server_name = s.ToString();
+  r.client_name = client_name;
+  r.server_name = server_name;
   const std::string out = Render<JsonSink>(r);
   EXPECT_NE(out.find("\"client\":\"[::1]:50000\",\"server\":\"[::1]:6379\""), std::string::npos);
 }

@@ -22,9 +22,6 @@ class JsonSink final : public RecordSink {
   std::string scratch_;  // the upper-cased command name
 };
 
-// Appends `s` as a JSON string, or as {"b64": "..."} when it is not valid UTF-8.
-void AppendJsonString(std::string& out, std::string_view s);
-
 }  // namespace resptrace
 
 #endif  // RESPTRACE_JSON_SINK_H_

@@ -31,6 +31,9 @@ struct MessageLimits {
   uint64_t max_value_bytes = 512;  // bytes kept per scalar; 0 = all
   uint64_t max_elements = 1000;    // children kept per aggregate; 0 = all
   uint32_t max_nodes = 1 << 20;    // nodes kept per message, whatever the above say
+  // False when nothing will print the values: only the root and its first element (the
+  // command's name) are kept, and every other value costs nothing.
+  bool keep_values = true;
 };
 
 class Message {
@@ -41,6 +44,7 @@ class Message {
   std::string_view data(const ValueNode& n) const {
     return std::string_view(bytes_).substr(n.data_off, n.data_len);
   }
+  size_t kept_bytes() const { return bytes_.size(); }
   const ValueNode* root() const { return nodes_.empty() ? nullptr : nodes_.data(); }
   // Children of an aggregate are `n + 1`, then each next_sibling() in turn.
   static const ValueNode* first_child(const ValueNode* n) { return n + 1; }
@@ -84,6 +88,9 @@ class MessageBuilder {
   // A value (scalar or aggregate) just ended; closes the aggregates it completes.
   void ValueDone(bool was_attribute);
   void AppendKept(ValueNode& n, std::string_view data);
+  // keep_values == false: the node for a value starting now, if it is the root or the
+  // root's first element.
+  uint32_t StartBareValue(RespType type);
 
   MessageLimits limits_;
   Message* msg_ = nullptr;

@@ -4,7 +4,8 @@
 #define RESPTRACE_OUTPUT_BUFFER_H_
 
 #include <cstdio>
-#include <string>
+#include <memory>
+#include <string_view>
 
 #include "absl/status/status.h"
 
@@ -14,12 +15,17 @@ class OutputBuffer {
  public:
   explicit OutputBuffer(std::FILE* out);
 
-  // Where the next record is appended.
-  std::string& text() { return buf_; }
+  // Room for at least `n` more bytes at the returned pointer (writing out what gathered
+  // first when needed). A sink that knows a bound of its record's size writes it there
+  // with plain stores, then calls Commit with the end of what it wrote.
+  char* Reserve(size_t n);
+  void Commit(char* end) { len_ = static_cast<size_t>(end - buf_.get()); }
+  void Append(std::string_view s);
+
   // Writes out once enough has gathered; cheap to call after every record. A failure is
   // kept and returned by the next Flush().
   void MaybeFlush() {
-    if (buf_.size() >= kFlushAt) Flush().IgnoreError();
+    if (len_ >= kFlushAt) Flush().IgnoreError();
   }
   // Writes everything gathered. Fails, now and on every later call, once a write failed.
   absl::Status Flush();
@@ -27,7 +33,9 @@ class OutputBuffer {
  private:
   static constexpr size_t kFlushAt = 1 << 20;
   std::FILE* out_;
-  std::string buf_;
+  std::unique_ptr<char[]> buf_;
+  size_t cap_;
+  size_t len_ = 0;
   absl::Status status_;
 };
 

@@ -33,6 +33,9 @@ struct Record {
   RecordKind kind = RecordKind::kCommand;
   const Endpoint* client = nullptr;
   const Endpoint* server = nullptr;
+  // The endpoints as text ("10.0.0.1:50000", "[::1]:6379"), formatted once per connection.
+  std::string_view client_name;
+  std::string_view server_name;
   const Message* request = nullptr;  // the command; null for a push
   const Message* reply = nullptr;    // null when no reply; the push itself for a push
   NoReply no_reply = NoReply::kAnswered;

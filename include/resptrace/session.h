@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "resptrace/flow_key.h"
@@ -87,6 +88,8 @@ class Session {
   SessionOptions options_;
   Endpoint client_;
   Endpoint server_;
+  std::string client_name_;
+  std::string server_name_;
   RecordSink* sink_;
   SessionCounters* counters_;
   std::unique_ptr<RequestSide> request_side_;

@@ -3,6 +3,7 @@
 #ifndef RESPTRACE_TEXT_SINK_H_
 #define RESPTRACE_TEXT_SINK_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <string>
 
@@ -20,7 +21,12 @@ class TextSink final : public RecordSink {
   absl::Status Flush() override;
 
  private:
+  void AppendClock(std::string& out, int64_t ts_ns);
+
   OutputBuffer out_;
+  std::string line_;  // the line being written; its capacity is kept
+  int64_t clock_second_ = INT64_MIN;  // the second clock_text_ shows
+  char clock_text_[16] = {};          // "HH:MM:SS."
 };
 
 }  // namespace resptrace
