@@ -284,6 +284,7 @@ const char* RespParser::ParseLine(const char* p, const char* end) {
       return p;
     }
     if (msg_bytes_ == 0) msg_ts_ = now_ts_;
+    if (const char* next = ParseShortHeader(p, end)) return next;
   }
   const size_t limit = role_ == RespRole::kRequest ? limits_.max_inline_len : limits_.max_line_len;
   // Bytes this line may still take before its '\n': the limit plus the line's '\r'. Failing
@@ -315,6 +316,31 @@ const char* RespParser::ParseLine(const char* p, const char* end) {
   OnLine(line);
   line_.clear();
   return nl + 1;
+}
+
+// Most lines are headers such as "$3\r\n" or "*16\r\n" lying whole in the piece: take them
+// straight from the bytes, without a search for the '\n' or a pass through the line
+// machinery. Anything unusual (a sign, a leading zero, a long number, an error to report,
+// a header cut by the piece's end) returns nullptr and takes the general path.
+const char* RespParser::ParseShortHeader(const char* p, const char* end) {
+  const char type = *p;
+  const bool request = role_ == RespRole::kRequest;
+  if (type != '$' && type != '*' && (request || type != ':')) return nullptr;
+  if (request && (type == '*') != stack_.empty()) return nullptr;
+  const char* q = p + 1;
+  const char* const limit = end - q > 19 ? q + 18 : end;  // 18 digits cannot overflow
+  if (q == limit || *q < '1' || *q > '9') return nullptr;
+  int64_t n = 0;
+  while (q < limit && IsDigit(*q)) n = n * 10 + (*q++ - '0');
+  if (end - q < 2 || q[0] != '\r' || q[1] != '\n') return nullptr;
+  if (request && type == '*' && n > limits_.max_request_multibulk_len) return nullptr;
+  msg_bytes_ += static_cast<uint64_t>(q + 2 - p);
+  switch (type) {
+    case '$': StartBulk(RespType::kBulkString, n); break;
+    case '*': StartAggregate(RespType::kArray, n); break;
+    default: EmitScalar(RespType::kInteger, std::string_view(p + 1, static_cast<size_t>(q - p - 1)));
+  }
+  return q + 2;
 }
 
 void RespParser::OnLine(std::string_view line) {

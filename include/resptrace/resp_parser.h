@@ -125,6 +125,7 @@ class RespParser {
   enum class State : uint8_t;
 
   const char* ParseLine(const char* p, const char* end);
+  const char* ParseShortHeader(const char* p, const char* end);
   const char* ParseBulk(const char* p, const char* end);
   const char* Resync(const char* p, const char* end);
   void OnLine(std::string_view line);
