@@ -161,7 +161,8 @@ void Collector::End(Connection& c, NoReply why) {
   const std::pair<RespParser*, ParserFeed*> sides[] = {{&c.request_parser, &c.request_feed},
                                                        {&c.reply_parser, &c.reply_feed}};
   for (const auto& [parser, feed] : sides) {
-    if (parser->at_boundary()) continue;
+    // Bytes skipped while resynchronising were counted with the error that caused it.
+    if (parser->at_boundary() || parser->resyncing()) continue;
     ++counters_.cut_messages;
     // A value cut short by the end of the stream is still that value, with bytes missing.
     if (const uint64_t missing = parser->BytesToComplete(); missing != 0) {

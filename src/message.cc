@@ -7,6 +7,8 @@ namespace resptrace {
 void Message::Clear() {
   nodes_.clear();
   bytes_.clear();
+  root_type_ = RespType::kNull;
+  has_root_ = false;
   first_ts_ns = last_ts_ns = 0;
   wire_bytes = end_offset = 0;
   inline_command = false;
@@ -20,6 +22,7 @@ void MessageBuilder::Begin(Message* target, int64_t ts_ns, bool inline_command) 
   msg_->inline_command = inline_command;
   open_.clear();
   done_ = false;
+  tracking_ = false;
   scalar_node_ = kSkipped;
 }
 
@@ -40,6 +43,9 @@ uint32_t MessageBuilder::StartValue(RespType type) {
     ++p.children;
   } else if (type == RespType::kAttribute) {
     return kSkipped;
+  } else {
+    msg_->root_type_ = type;
+    msg_->has_root_ = true;
   }
   ValueNode n;
   n.type = type;
@@ -47,24 +53,7 @@ uint32_t MessageBuilder::StartValue(RespType type) {
   return static_cast<uint32_t>(nodes.size() - 1);
 }
 
-uint32_t MessageBuilder::StartBareValue(RespType type) {
-  auto& nodes = msg_->nodes_;
-  if (nodes.size() >= 2 || type == RespType::kAttribute) return kSkipped;
-  if (nodes.size() == 1) {
-    if (!IsAggregate(nodes[0].type)) return kSkipped;
-    nodes[0].children = 1;
-  }
-  ValueNode n;
-  n.type = type;
-  nodes.push_back(n);
-  return static_cast<uint32_t>(nodes.size() - 1);
-}
-
-void MessageBuilder::Aggregate(RespType type, int64_t count) {
-  if (!limits_.keep_values) {
-    StartBareValue(type);
-    return;
-  }
+void MessageBuilder::KeepAggregate(RespType type, int64_t count) {
   const uint32_t node = StartValue(type);
   const bool attribute = type == RespType::kAttribute;
   if (count <= 0) {
@@ -91,9 +80,9 @@ void MessageBuilder::AppendKept(ValueNode& n, std::string_view data) {
   if (room < data.size()) n.truncated = true;
 }
 
-void MessageBuilder::Scalar(const ScalarPiece& piece) {
+void MessageBuilder::KeepScalar(const ScalarPiece& piece) {
   if (piece.first) {
-    scalar_node_ = limits_.keep_values ? StartValue(piece.type) : StartBareValue(piece.type);
+    scalar_node_ = StartValue(piece.type);
     if (scalar_node_ != kSkipped) {
       ValueNode& n = msg_->nodes_[scalar_node_];
       n.data_off = static_cast<uint32_t>(msg_->bytes_.size());
@@ -111,8 +100,22 @@ void MessageBuilder::Scalar(const ScalarPiece& piece) {
   }
   if (piece.last) {
     scalar_node_ = kSkipped;
-    if (limits_.keep_values) ValueDone(false);
+    ValueDone(false);
   }
+}
+
+void MessageBuilder::CutShort() {
+  auto& nodes = msg_->nodes_;
+  if (scalar_node_ != kSkipped) {
+    ValueNode& n = nodes[scalar_node_];
+    if (n.data_len + n.missing < n.full_len) n.truncated = true;
+  }
+  for (const Open& o : open_) {
+    if (o.node != kSkipped) nodes[o.node].subtree = static_cast<uint32_t>(nodes.size() - o.node);
+  }
+  open_.clear();
+  scalar_node_ = kSkipped;
+  msg_->cut_short = true;
 }
 
 void MessageBuilder::ValueDone(bool was_attribute) {

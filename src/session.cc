@@ -61,6 +61,16 @@ class Session::RequestSide final : public RespHandler {
   }
   void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
 
+  // The stream ended inside a request: it is still a command the client sent, cut short.
+  void EndInsideRequest() {
+    if (!current_) return;
+    builder_.CutShort();
+    Message& m = current_->request;
+    m.last_ts_ns = m.first_ts_ns;
+    m.wire_bytes = s_.request_parser_ != nullptr ? s_.request_parser_->message_bytes() : 0;
+    s_.OnRequest(std::move(current_));
+  }
+
  private:
   Session& s_;
   MessageBuilder builder_;
@@ -156,8 +166,7 @@ void Session::OnRequest(std::unique_ptr<Pending> p) {
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
-  const ValueNode* root = reply.root();
-  if (root != nullptr && root->type == RespType::kPush) {
+  if (reply.root_type() == RespType::kPush) {
     ++counters_->pushes;
     Record r;
     r.kind = RecordKind::kPush;
@@ -221,6 +230,7 @@ void Session::Desync(NoReply why) {
 }
 
 void Session::Close(NoReply why) {
+  request_side_->EndInsideRequest();
   while (!pending_.empty()) {
     Emit(*pending_.front(), nullptr, why);
     free_.push_back(std::move(pending_.front()));

@@ -63,6 +63,10 @@ void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
 }
 
 void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
+  if (n == nullptr) {  // a message whose values were not kept
+    out.append("(not kept)");
+    return;
+  }
   std::string_view d = m.data(*n);
   switch (n->type) {
     case RespType::kSimpleString:

@@ -239,3 +239,78 @@ TEST_F(CollectorTest, ReplyCutByTheEndOfTheCaptureKeepsWhatArrived) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// Each hostile stream runs on its own connection, followed by a well-formed exchange on the
+// same connection where that is still possible. Nothing may crash, every fault is counted,
+// and no reply may land on a command it does not answer.
+TEST_F(CollectorTest, HostileStreamsAreCountedAndNeverMisPaired) {
+  Collector c(options_, &sink_);
+  uint8_t host = 1;
+  auto next = [&host]() { return Conn(V4(host++, 50000), V4(200, 6379)); };
+
+  {  // Garbage on the port, from both sides: no command, no pairing.
+    Conn k = next();
+    c.OnSegment(k.FromClient(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 1));
+    c.OnSegment(k.FromServer(std::string("\x16\x03\x03\x00\x7a\x02\x00\x00", 8), 2));
+  }
+  {  // Absurd lengths: Redis rejects them with a protocol error; that error pairs with them.
+    Conn k = next();
+    c.OnSegment(k.FromClient("*1\r\n$999999999999\r\n", 3));
+    c.OnSegment(k.FromServer("-ERR Protocol error: invalid bulk length\r\n", 4));
+  }
+  {  // A reply whose count is negative, then an 85-digit integer: out of step, counted.
+    Conn k = next();
+    c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 5));
+    c.OnSegment(k.FromServer("*-5\r\n:" + std::string(85, '9') + "\r\n", 6));
+  }
+  {  // Nesting 10,000 deep in a reply.
+    Conn k = next();
+    c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 7));
+    std::string deep;
+    for (int i = 0; i < 10000; ++i) deep += "*1\r\n";
+    c.OnSegment(k.FromServer(deep + ":1\r\n", 8));
+  }
+  {  // The server speaks first, then a normal exchange.
+    Conn k = next();
+    c.OnSegment(k.FromServer("+OK\r\n", 9));
+    c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 10));
+    c.OnSegment(k.FromServer("+PONG\r\n", 11));
+  }
+  {  // A capture cut in the middle of a request.
+    Conn k = next();
+    c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nk", 12));
+  }
+  c.Finish();
+
+  const CollectorCounters& n = c.counters();
+  ASSERT_EQ(sink_.seen.size(), 6u);
+  // Absurd length: the malformed request takes Redis's protocol error.
+  EXPECT_EQ(sink_.seen[0].cmd, "");
+  EXPECT_EQ(sink_.seen[0].reply, "ERR Protocol error: invalid bulk length");
+  // Negative count: both PINGs are reported out of step, neither paired.
+  EXPECT_EQ(sink_.seen[1].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[2].no_reply, "desync");
+  // Too deep: out of step.
+  EXPECT_EQ(sink_.seen[3].no_reply, "desync");
+  // Server first: its +OK is no reply; the PING gets its PONG.
+  EXPECT_EQ(sink_.seen[4].reply, "PONG");
+  // The cut SET is still reported, cut short, at the end of the capture.
+  EXPECT_EQ(sink_.seen[5].cmd, "SET");
+  EXPECT_EQ(sink_.seen[5].no_reply, "eof");
+  // The absurd length; the client's garbage never ends its line, so it is no request yet.
+  EXPECT_EQ(n.session.request_errors, 1u);
+  // The garbage; the negative count and then the 85-digit integer found by the resync; and
+  // the nesting, which fails every 129 levels (max depth 128) and resynchronises each time:
+  // 77 times in 10,000.
+  EXPECT_EQ(n.session.reply_errors, 80u);
+  // The server's first +OK, and the last nested value, complete but out of step.
+  EXPECT_EQ(n.session.orphan_replies, 2u);
+  // The garbage inline line and the SET, both cut by the end of the capture.
+  EXPECT_EQ(n.cut_messages, 2u);
+}
+
+}  // namespace
+}  // namespace resptrace

@@ -131,21 +131,35 @@ TEST(MessageBuilderTest, ReusingAMessageStartsClean) {
 namespace resptrace {
 namespace {
 
-TEST(MessageBuilderTest, WithoutValuesKeepsTheRootAndTheCommandName) {
+TEST(MessageBuilderTest, WithoutValuesKeepsOnlyTheTopLevelType) {
   MessageLimits limits;
   limits.keep_values = false;
   Message m;
   MessageBuilder b(limits);
   b.Begin(&m, 0, false);
-  b.Aggregate(RespType::kArray, 3);
-  b.Scalar(Piece(RespType::kBulkString, "SE", true, false, 3));
+  b.Aggregate(RespType::kArray, 2);
+  b.Scalar(Piece(RespType::kBulkString, "GE", true, false, 3));
   b.Scalar(Piece(RespType::kBulkString, "T", false, true, 3));
   b.Scalar(Piece(RespType::kBulkString, "key"));
-  b.Aggregate(RespType::kArray, 1);
+  EXPECT_TRUE(m.nodes().empty());
+  EXPECT_EQ(m.kept_bytes(), 0u);
+  EXPECT_EQ(m.root_type(), RespType::kArray);
+}
+
+TEST(MessageBuilderTest, WithoutValuesATopLevelAttributeDoesNotHideThePush) {
+  MessageLimits limits;
+  limits.keep_values = false;
+  Message m;
+  MessageBuilder b(limits);
+  b.Begin(&m, 0, false);
+  b.Aggregate(RespType::kAttribute, 2);  // an attribute is not the value
+  b.Scalar(Piece(RespType::kSimpleString, "ttl"));
+  b.Scalar(Piece(RespType::kInteger, "3"));
+  b.Aggregate(RespType::kPush, 2);
+  b.Scalar(Piece(RespType::kBulkString, "message"));
   b.Scalar(Piece(RespType::kBulkString, "x"));
-  ASSERT_EQ(m.nodes().size(), 2u);
-  EXPECT_EQ(m.root()->type, RespType::kArray);
-  EXPECT_EQ(m.data(*Message::first_child(m.root())), "SET");
+  EXPECT_TRUE(b.complete());
+  EXPECT_EQ(m.root_type(), RespType::kPush);
 }
 
 }  // namespace

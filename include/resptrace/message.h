@@ -31,8 +31,8 @@ struct MessageLimits {
   uint64_t max_value_bytes = 512;  // bytes kept per scalar; 0 = all
   uint64_t max_elements = 1000;    // children kept per aggregate; 0 = all
   uint32_t max_nodes = 1 << 20;    // nodes kept per message, whatever the above say
-  // False when nothing will print the values: only the root and its first element (the
-  // command's name) are kept, and every other value costs nothing.
+  // False when nothing will print the values: only the top-level value's type is kept
+  // (root_type()), no node and no byte, so that values cost next to nothing.
   bool keep_values = true;
 };
 
@@ -45,6 +45,8 @@ class Message {
     return std::string_view(bytes_).substr(n.data_off, n.data_len);
   }
   size_t kept_bytes() const { return bytes_.size(); }
+  // The top-level value's type, whether or not its nodes were kept.
+  RespType root_type() const { return root_type_; }
   const ValueNode* root() const { return nodes_.empty() ? nullptr : nodes_.data(); }
   // Children of an aggregate are `n + 1`, then each next_sibling() in turn.
   static const ValueNode* first_child(const ValueNode* n) { return n + 1; }
@@ -59,6 +61,8 @@ class Message {
 
  private:
   friend class MessageBuilder;
+  RespType root_type_ = RespType::kNull;
+  bool has_root_ = false;
   std::vector<ValueNode> nodes_;
   std::string bytes_;
 };
@@ -70,10 +74,17 @@ class MessageBuilder {
 
   // Starts filling `target` (cleared first).
   void Begin(Message* target, int64_t ts_ns, bool inline_command);
-  void Aggregate(RespType type, int64_t count);
-  void Scalar(const ScalarPiece& piece);
+  void Aggregate(RespType type, int64_t count) {
+    if (!Bare(type)) KeepAggregate(type, count);
+  }
+  void Scalar(const ScalarPiece& piece) {
+    if (piece.first ? !Bare(piece.type) : (limits_.keep_values || tracking_)) KeepScalar(piece);
+  }
   // True once the top-level value is complete.
   bool complete() const { return done_; }
+  // The stream ended inside the value: closes what is open so that the message reads as
+  // the part that arrived, marked cut short.
+  void CutShort();
 
  private:
   struct Open {
@@ -88,14 +99,28 @@ class MessageBuilder {
   // A value (scalar or aggregate) just ended; closes the aggregates it completes.
   void ValueDone(bool was_attribute);
   void AppendKept(ValueNode& n, std::string_view data);
-  // keep_values == false: the node for a value starting now, if it is the root or the
-  // root's first element.
-  uint32_t StartBareValue(RespType type);
+  // keep_values == false: true when the value starting now needs no more than noting the
+  // top-level type. A top-level attribute hides where the real value starts, so such a
+  // message is tracked in full (tracking_) instead; that is rare.
+  bool Bare(RespType type) {
+    if (limits_.keep_values || tracking_) return false;
+    if (msg_->has_root_) return true;
+    if (type == RespType::kAttribute) {
+      tracking_ = true;
+      return false;
+    }
+    msg_->root_type_ = type;
+    msg_->has_root_ = true;
+    return true;
+  }
+  void KeepAggregate(RespType type, int64_t count);
+  void KeepScalar(const ScalarPiece& piece);
 
   MessageLimits limits_;
   Message* msg_ = nullptr;
   std::vector<Open> open_;
   bool done_ = false;
+  bool tracking_ = false;
   uint32_t scalar_node_ = kSkipped;  // node of the scalar whose pieces are arriving
 };
 

@@ -107,6 +107,9 @@ class RespParser {
   // message as a value with missing bytes instead of dropping it.
   uint64_t BytesToComplete() const;
 
+  // Bytes of the message in progress so far.
+  uint64_t message_bytes() const { return msg_bytes_; }
+
   // Stream bytes received so far (fed and missing).
   uint64_t consumed() const { return consumed_; }
   // Stream offset of the first byte of the piece being parsed. During a callback, the

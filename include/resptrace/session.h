@@ -60,7 +60,8 @@ class Session {
   // collector completes them with missing bytes) and are marked so.
   void set_cutting_short(bool on) { cutting_short_ = on; }
 
-  // The connection ended: every command still waiting is reported with `why`.
+  // The connection ended: every command still waiting is reported with `why`, a request
+  // the stream ended inside of included (marked cut short).
   void Close(NoReply why);
 
   size_t pending() const { return pending_.size(); }
