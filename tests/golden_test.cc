@@ -229,6 +229,10 @@ TEST_P(EveryCaptureTest, DecodesInEveryModeAndFollowsTheSchema) {
   // One text line per record; "none" writes no records at all.
   EXPECT_EQ(resptrace_test::SplitLines(as_text.out).size(), records.size()) << rel;
   EXPECT_EQ(as_none.out, "") << rel;
+  // Counting mode keeps no values, yet pairs exactly as the printing modes do: the same
+  // summary, counter for counter.
+  EXPECT_EQ(as_none.err, as_json.err) << rel;
+  EXPECT_EQ(as_text.err, as_json.err) << rel;
 }
 
 std::string TestNameOf(const ::testing::TestParamInfo<std::string>& info) {
