@@ -328,7 +328,7 @@ const char* RespParser::ParseShortHeader(const char* p, const char* end) {
   if (type != '$' && type != '*' && (request || type != ':')) return nullptr;
   if (request && (type == '*') != stack_.empty()) return nullptr;
   const char* q = p + 1;
-  const char* const limit = end - q > 19 ? q + 18 : end;  // 18 digits cannot overflow
+  const char* const limit = end - q > 18 ? q + 18 : end;  // 18 digits cannot overflow
   if (q == limit || *q < '1' || *q > '9') return nullptr;
   int64_t n = 0;
   while (q < limit && IsDigit(*q)) n = n * 10 + (*q++ - '0');

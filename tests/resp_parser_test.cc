@@ -901,3 +901,22 @@ TEST(RespParserFuzz, RandomAndMutatedStreamsNeverBreakTheParser) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// Headers lying whole at the very end of a piece take the short path; long numbers there
+// must still be checked, not overflow.
+TEST(RespParserShortHeaders, LongNumbersAtThePiecesEnd) {
+  EXPECT_EQ(Reply(":999999999999999999\r\n"), "< int\"999999999999999999\" >21");
+  EXPECT_EQ(Reply(":9223372036854775807\r\n"), "< int\"9223372036854775807\" >22");
+  EXPECT_EQ(Reply(":9223372036854775808\r\n"), "!bad_integer");
+  EXPECT_EQ(Reply(":99999999999999999999\r\n"), "!bad_integer");
+  EXPECT_EQ(Reply("*9223372036854775807\r\n"), "!bad_length");
+  EXPECT_EQ(Reply("$99999999999999999999\r\n"), "!bad_length");
+  EXPECT_EQ(Request("*1\r\n$9999999999999999999\r\n"), "< array:1 !bad_length");
+  EXPECT_EQ(Request("*9999999999999999999\r\n"), "!bad_length");
+}
+
+}  // namespace
+}  // namespace resptrace
