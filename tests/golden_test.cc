@@ -2,6 +2,8 @@
 // tests/data/README.md for each capture and its publisher's expected output). The binary is
 // run as a child process; its JSON records (schema: docs/records.md) are compared with the
 // publishers' baselines, or with what the bytes on the wire say where a baseline is wrong.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
@@ -254,6 +256,36 @@ TEST(CommandLineTest, MissingFileExitsOneAndBadArgumentsExitTwo) {
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "-o", "xml"}).exit_code, 2);
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "-p", "70000"}).exit_code, 2);
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "--bogus"}).exit_code, 2);
+}
+
+TEST(CommandLineTest, DamagedCaptureWritesWhatCameBeforeAndExitsOne) {
+  // packetbeat's 11 transactions, cut in the middle of its last frame.
+  std::ifstream in(DataPath("packetbeat/redis_session.pcap"), std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ASSERT_GT(bytes.size(), 60u);
+  const std::string cut =
+      (std::filesystem::temp_directory_path() / ("resptrace-cut-" + std::to_string(getpid()) + ".pcap")).string();
+  std::ofstream(cut, std::ios::binary) << bytes.substr(0, bytes.size() - 40);
+  RunResult r = RunResptrace({"-r", cut, "-p", "6380", "-o", "json"});
+  std::filesystem::remove(cut);
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_NE(r.err.find(cut), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("damaged at frame 22"), std::string::npos) << r.err;
+  std::vector<json> records;
+  std::string error;
+  ASSERT_TRUE(resptrace_test::ParseJsonLines(r.out, &records, &error)) << error;
+  // Ten transactions are whole before the damage; the last request lost its reply with it.
+  ASSERT_EQ(records.size(), 11u);
+  for (size_t i = 0; i < 10; ++i) EXPECT_NE(records[i]["reply_type"], "none") << i;
+  EXPECT_EQ(records[10]["reply_type"], "none");
+  EXPECT_EQ(records[10]["no_reply"], "eof");
+}
+
+TEST(CommandLineTest, UnwritableOutputIsAnErrorNotASilentLoss) {
+  RunResult r = resptrace_test::RunProgram("/bin/sh", {"-c", std::string(RESPTRACE_BINARY) + " -r " +
+                                                 DataPath("zeek/set.pcap") + " > /dev/full"});
+  EXPECT_EQ(r.exit_code, 1) << Describe(r);
+  EXPECT_NE(r.err.find("cannot write records"), std::string::npos) << r.err;
 }
 
 // ---------------------------------------------------------------------------------------
