@@ -213,6 +213,10 @@ void AppendChildren(Out& out, const Message& m, const ValueNode* n, bool pairs) 
 }
 
 void AppendValue(Out& out, const Message& m, const ValueNode* n) {
+  if (n->secret) {
+    out.append("{\"redacted\":true}");
+    return;
+  }
   std::string_view data = m.data(*n);
   switch (n->type) {
     case RespType::kSimpleString:

@@ -2,6 +2,8 @@
 
 #include <utility>
 
+#include "resptrace/redaction.h"
+
 namespace resptrace {
 
 std::string_view NoReplyName(NoReply r) {
@@ -133,7 +135,8 @@ std::unique_ptr<Session::Pending> Session::TakeFree() {
   return p;
 }
 
-void Session::Emit(Pending& p, const Message* reply, NoReply why) {
+void Session::Emit(Pending& p, Message* reply, NoReply why) {
+  MarkSecrets(p.request, reply);
   Record r;
   r.client = &client_;
   r.server = &server_;

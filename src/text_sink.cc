@@ -53,6 +53,10 @@ void AppendCut(std::string& out, const ValueNode& n) {
 }
 
 void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
+  if (n.secret) {
+    out.append("(redacted)");
+    return;
+  }
   std::string_view d = m.data(n);
   if (IsBare(d)) {
     out.append(d);
@@ -65,6 +69,10 @@ void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
 void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
   if (n == nullptr) {  // a message whose values were not kept
     out.append("(not kept)");
+    return;
+  }
+  if (n->secret) {
+    out.append("(redacted)");
     return;
   }
   std::string_view d = m.data(*n);

@@ -18,6 +18,7 @@ namespace resptrace {
 struct ValueNode {
   RespType type = RespType::kNull;
   bool truncated = false;  // scalar: only the first bytes are kept; aggregate: elements cut
+  bool secret = false;     // a password or the like: printed as redacted, never as is
   uint32_t subtree = 1;    // nodes in this subtree, this one included
   uint32_t children = 0;   // aggregate: direct children kept
   uint64_t elided = 0;     // aggregate: declared children not kept (past max_elements)
@@ -48,6 +49,7 @@ class Message {
   // The top-level value's type, whether or not its nodes were kept.
   RespType root_type() const { return root_type_; }
   const ValueNode* root() const { return nodes_.empty() ? nullptr : nodes_.data(); }
+  ValueNode* mutable_root() { return nodes_.empty() ? nullptr : nodes_.data(); }
   // Children of an aggregate are `n + 1`, then each next_sibling() in turn.
   static const ValueNode* first_child(const ValueNode* n) { return n + 1; }
   static const ValueNode* next_sibling(const ValueNode* n) { return n + n->subtree; }

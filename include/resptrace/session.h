@@ -82,7 +82,7 @@ class Session {
   // Out of step for good: every waiting command is reported with `why`, and from now on
   // commands are reported at once and replies are not paired.
   void Desync(NoReply why);
-  void Emit(Pending& p, const Message* reply, NoReply why);
+  void Emit(Pending& p, Message* reply, NoReply why);
   std::unique_ptr<Pending> TakeFree();
   uint64_t RequestEndLowerBound() const;
 

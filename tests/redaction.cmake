@@ -1,0 +1,1 @@
+resptrace_test(redaction_test resptrace_session)
