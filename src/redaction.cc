@@ -92,11 +92,24 @@ void MarkPairs(const Message& m, ValueNode* n, bool (*secret_name)(std::string_v
   }
 }
 
+bool MayCarrySecrets(std::string_view cmd) {
+  switch (cmd.size()) {
+    case 3: return EqualsIgnoreCase(cmd, "ACL");
+    case 4: return EqualsIgnoreCase(cmd, "AUTH");
+    case 5: return EqualsIgnoreCase(cmd, "HELLO");
+    case 6: return EqualsIgnoreCase(cmd, "CONFIG");
+    case 7: return EqualsIgnoreCase(cmd, "MIGRATE");
+    default: return false;
+  }
+}
+
 }  // namespace
 
 void MarkSecrets(Message& request, Message* reply) {
   ValueNode* root = request.mutable_root();
   if (root == nullptr || root->type != RespType::kArray || root->children == 0) return;
+  // Called for every command: most are none of these, and cost one length check.
+  if (!MayCarrySecrets(request.data(*(root + 1)))) return;
   const std::vector<ValueNode*> a = Children(root);
   MarkRequest(request, a);
   ValueNode* reply_root = reply != nullptr ? reply->mutable_root() : nullptr;
