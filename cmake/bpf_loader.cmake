@@ -1,0 +1,8 @@
+# User-space side of the eBPF capture that needs libbpf but not the compiled BPF program:
+# attaching TC programs (tcx or clsact) and sweeping what a killed run left.
+pkg_check_modules(LIBBPF IMPORTED_TARGET libbpf)
+if(LIBBPF_FOUND AND NOT RESPTRACE_EBPF STREQUAL "OFF")
+  add_library(resptrace_tc STATIC src/tc_attachment.cc)
+  target_include_directories(resptrace_tc PUBLIC include)
+  target_link_libraries(resptrace_tc PUBLIC PkgConfig::LIBBPF absl::status absl::statusor absl::strings)
+endif()

@@ -1,0 +1,3 @@
+if(TARGET resptrace_tc)
+  resptrace_test(tc_attachment_test resptrace_tc)
+endif()
