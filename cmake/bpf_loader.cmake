@@ -1,8 +1,9 @@
 # User-space side of the eBPF capture that needs libbpf but not the compiled BPF program:
-# attaching TC programs (tcx or clsact) and sweeping what a killed run left.
+# attaching TC programs (tcx or clsact), sweeping what a killed run left, and following the
+# interfaces that are up.
 pkg_check_modules(LIBBPF IMPORTED_TARGET libbpf)
 if(LIBBPF_FOUND AND NOT RESPTRACE_EBPF STREQUAL "OFF")
-  add_library(resptrace_tc STATIC src/tc_attachment.cc)
+  add_library(resptrace_tc STATIC src/tc_attachment.cc src/interface_watcher.cc)
   target_include_directories(resptrace_tc PUBLIC include)
   target_link_libraries(resptrace_tc PUBLIC PkgConfig::LIBBPF absl::status absl::statusor absl::strings)
 endif()
