@@ -3,7 +3,9 @@
 # interfaces that are up.
 pkg_check_modules(LIBBPF IMPORTED_TARGET libbpf)
 if(LIBBPF_FOUND AND NOT RESPTRACE_EBPF STREQUAL "OFF")
-  add_library(resptrace_tc STATIC src/tc_attachment.cc src/interface_watcher.cc)
+  add_library(resptrace_tc STATIC src/tc_attachment.cc src/interface_watcher.cc
+    src/bpf_event_decoder.cc)
   target_include_directories(resptrace_tc PUBLIC include)
-  target_link_libraries(resptrace_tc PUBLIC PkgConfig::LIBBPF absl::status absl::statusor absl::strings)
+  target_link_libraries(resptrace_tc PUBLIC resptrace_flow PkgConfig::LIBBPF absl::status
+    absl::statusor absl::strings)
 endif()

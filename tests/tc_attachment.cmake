@@ -1,4 +1,5 @@
 if(TARGET resptrace_tc)
   resptrace_test(tc_attachment_test resptrace_tc)
   resptrace_test(interface_watcher_test resptrace_tc)
+  resptrace_test(bpf_event_decoder_test resptrace_tc)
 endif()

@@ -1,0 +1,60 @@
+// Turns the eBPF program's ring-buffer records (include/resptrace/bpf_event.h) into the
+// Segments the collector takes, joining the chunks of a large segment.
+#ifndef RESPTRACE_BPF_EVENT_DECODER_H_
+#define RESPTRACE_BPF_EVENT_DECODER_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "resptrace/bpf_event.h"
+#include "resptrace/segment.h"
+
+namespace resptrace {
+
+struct BpfDecodeCounters {
+  uint64_t records = 0;
+  uint64_t segments = 0;
+  uint64_t malformed_records = 0;  // shorter than their header says: never expected
+  uint64_t broken_chunks = 0;      // a segment whose chunks did not arrive in order
+};
+
+class BpfEventDecoder {
+ public:
+  // `monotonic_to_epoch_ns` is added to the program's CLOCK_MONOTONIC timestamps.
+  explicit BpfEventDecoder(int64_t monotonic_to_epoch_ns);
+
+  // Handles one record. `Sink` is called as sink(const Segment&) for each complete segment;
+  // the segment's payload is valid during the call only.
+  template <typename Sink>
+  void OnRecord(const void* data, size_t size, Sink&& sink) {
+    const Segment* s = Decode(data, size);
+    if (s != nullptr) sink(*s);
+  }
+
+  const BpfDecodeCounters& counters() const { return counters_; }
+
+  // The current offset between CLOCK_REALTIME and CLOCK_MONOTONIC.
+  static int64_t MonotonicToEpochNow();
+
+ private:
+  // A complete segment, or nullptr while its chunks are still arriving.
+  const Segment* Decode(const void* data, size_t size);
+  Segment SegmentOf(const resptrace_bpf_event& e) const;
+
+  struct Assembly {
+    resptrace_bpf_event header{};
+    std::string payload;  // chunks so far, in order
+    bool active = false;
+  };
+
+  int64_t offset_ns_;
+  BpfDecodeCounters counters_;
+  Segment current_;
+  std::vector<Assembly> per_cpu_;  // chunked segments in progress, by capturing CPU
+};
+
+}  // namespace resptrace
+
+#endif  // RESPTRACE_BPF_EVENT_DECODER_H_
