@@ -9,3 +9,10 @@ if(LIBBPF_FOUND AND NOT RESPTRACE_EBPF STREQUAL "OFF")
   target_link_libraries(resptrace_tc PUBLIC resptrace_flow PkgConfig::LIBBPF absl::status
     absl::statusor absl::strings)
 endif()
+
+if(TARGET resptrace_bpf_skel AND TARGET resptrace_tc)
+  add_library(resptrace_bpf_capture STATIC src/bpf_capture.cc)
+  target_link_libraries(resptrace_bpf_capture PUBLIC resptrace_tc resptrace_bpf_skel)
+  target_compile_definitions(resptrace_bpf_capture PUBLIC RESPTRACE_HAVE_EBPF=1)
+  target_link_libraries(resptrace PRIVATE resptrace_bpf_capture)
+endif()

@@ -155,6 +155,12 @@ void Collector::OnSegment(const Segment& seg) {
   }
 }
 
+void Collector::Tick(int64_t now_ns) {
+  if (now_ns - last_expiry_check_ns_ < kExpiryCheckEveryNs) return;
+  ExpireIdle(now_ns);
+  last_expiry_check_ns_ = now_ns;
+}
+
 void Collector::End(Connection& c, NoReply why) {
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);

@@ -32,15 +32,34 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(std::string_view flag, std::str
 
 }  // namespace
 
+const char* BackendName(Backend b) {
+  switch (b) {
+    case Backend::kTc: return "tc";
+    case Backend::kXdp: return "xdp";
+    case Backend::kPcap: break;
+  }
+  return "pcap";
+}
+
 std::string UsageText() {
-  return R"(usage: resptrace -r FILE [options]
+  return R"(usage: resptrace [-i IFACE] [options]      capture live (needs CAP_NET_RAW, CAP_NET_ADMIN)
+       resptrace -r FILE [options]        read a capture file
 
 Shows every command a client sends to a Redis (RESP) server, its reply and its latency,
-decoded from captured traffic.
+decoded from live traffic or from a capture file.
 
 input:
+  -i, --interface IFACE    capture live on IFACE (default "any": every interface)
+  --backend tc|xdp|pcap    how to capture live (default tc); the eBPF backends tc and xdp
+                           are not built yet, so every choice uses libpcap for now
   -r, --read FILE          read a pcap or pcapng capture ("-" for standard input)
   -p, --ports LIST         server ports, comma-separated (default 6379)
+  -c, --count N            stop after N commands
+  --duration SECONDS       stop capturing after this long (live only)
+  -w, --write FILE         also save what is captured to FILE as pcap, to replay with -r or
+                           open in tcpdump/Wireshark. It is the raw traffic: passwords (AUTH)
+                           and every value are in it, unredacted. With -r, the input's TCP
+                           segments are written.
 
 output:
   -o, --output FORMAT      text (default): one line per command
@@ -60,14 +79,16 @@ connections:
   -h, --help               this text
   --version                the version
 
-A summary goes to standard error at the end. Exit status: 0 when the input was read to
-its end (anomalies in the traffic are counted, not failures), 1 when the capture cannot
-be read or is corrupt, 2 for bad arguments.
+A live capture runs until Ctrl-C (or SIGTERM), -c or --duration, then prints what is still
+waiting. A summary goes to standard error at the end. Exit status: 0 when the input was
+read to its end or the capture was stopped (anomalies in the traffic are counted, not
+failures), 1 when the capture cannot be opened, read or written, 2 for bad arguments.
 )";
 }
 
 absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
   Options o;
+  std::string_view live_only;  // the last option given that only a live capture takes
   for (int i = 1; i < argc; ++i) {
     std::string_view arg = argv[i];
     std::string_view value;
@@ -99,6 +120,41 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       absl::StatusOr<std::string_view> v = need_value();
       if (!v.ok()) return v.status();
       o.read_file = std::string(*v);
+    } else if (arg == "-i" || arg == "--interface") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      if (v->empty()) return Bad(arg, *v, "an interface name, or any");
+      o.interface = std::string(*v);
+      live_only = arg;
+    } else if (arg == "--backend") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      if (*v == "tc") {
+        o.backend = Backend::kTc;
+      } else if (*v == "xdp") {
+        o.backend = Backend::kXdp;
+      } else if (*v == "pcap") {
+        o.backend = Backend::kPcap;
+      } else {
+        return Bad(arg, *v, "tc, xdp or pcap");
+      }
+      live_only = arg;
+    } else if (arg == "-w" || arg == "--write") {
+      absl::StatusOr<std::string_view> v = need_value();
+      if (!v.ok()) return v.status();
+      if (v->empty()) return Bad(arg, *v, "a file name");
+      o.write_file = std::string(*v);
+    } else if (arg == "-c" || arg == "--count") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 62);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.max_commands = *n;
+    } else if (arg == "--duration") {
+      absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1 second");
+      o.duration_ns = static_cast<int64_t>(*n) * 1'000'000'000;
+      live_only = arg;
     } else if (arg == "-p" || arg == "--ports") {
       absl::StatusOr<std::string_view> v = need_value();
       if (!v.ok()) return v.status();
@@ -144,8 +200,12 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
     // command's name, and skip storing every other value.
     o.collector.session.message.keep_values = false;
   }
-  if (!o.help && !o.version && o.read_file.empty()) {
-    return absl::InvalidArgumentError("no input: give a capture with -r FILE (see --help)");
+  if (!o.read_file.empty() && !live_only.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        std::string(live_only), " is for live capture and cannot go with -r (see --help)"));
+  }
+  if (!o.write_file.empty() && o.write_file == o.read_file) {
+    return Bad("-w", o.write_file, "a file other than the one -r reads");
   }
   return o;
 }

@@ -253,7 +253,7 @@ TEST(CommandLineTest, MissingFileExitsOneAndBadArgumentsExitTwo) {
   // A file that is not a capture at all.
   RunResult not_pcap = RunResptrace({"-r", DataPath("README.md")});
   EXPECT_EQ(not_pcap.exit_code, 1) << Describe(not_pcap);
-  EXPECT_EQ(RunResptrace({}).exit_code, 2);
+  EXPECT_EQ(RunResptrace({"--backend", "bogus"}).exit_code, 2);
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "-o", "xml"}).exit_code, 2);
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "-p", "70000"}).exit_code, 2);
   EXPECT_EQ(RunResptrace({"-r", DataPath("zeek/set.pcap"), "--bogus"}).exit_code, 2);

@@ -44,6 +44,9 @@ class Collector {
   Collector& operator=(const Collector&) = delete;
 
   void OnSegment(const Segment& seg);
+  // The time is `now_ns` though no segment came (a live capture's clock): connections idle
+  // past the timeout are closed. Cheap to call often; expiry runs at most once a second.
+  void Tick(int64_t now_ns);
   // End of input: every connection is settled and its waiting commands reported.
   void Finish();
 

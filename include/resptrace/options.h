@@ -13,8 +13,17 @@ namespace resptrace {
 
 enum class OutputFormat : uint8_t { kText, kJson, kNone };
 
+// Where live packets come from. Only libpcap exists yet: tc and xdp fall back to it.
+enum class Backend : uint8_t { kTc, kXdp, kPcap };
+const char* BackendName(Backend b);
+
 struct Options {
-  std::string read_file;  // -r; "-" is stdin
+  std::string read_file;  // -r; "-" is stdin. Empty: capture live.
+  std::string interface = "any";  // -i
+  Backend backend = Backend::kTc;
+  std::string write_file;     // -w: also save the capture there
+  uint64_t max_commands = 0;  // -c: stop after this many commands; 0 = no limit
+  int64_t duration_ns = 0;    // --duration: stop after this long; 0 = until stopped
   OutputFormat format = OutputFormat::kText;
   CollectorOptions collector;
   bool help = false;

@@ -1,0 +1,232 @@
+#include "resptrace/bpf_capture.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <net/if.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "resptrace.skel.h"
+
+namespace resptrace {
+namespace {
+
+bool IsLoopback(const std::string& name) {
+  const int sock = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (sock < 0) return name == "lo";
+  ifreq req{};
+  std::strncpy(req.ifr_name, name.c_str(), IFNAMSIZ - 1);
+  const bool lo = ioctl(sock, SIOCGIFFLAGS, &req) == 0 && (req.ifr_flags & IFF_LOOPBACK) != 0;
+  close(sock);
+  return lo;
+}
+
+absl::Status LoadError(int err) {
+  err = err < 0 ? -err : err;
+  if (err == EPERM || err == EACCES) {
+    return absl::PermissionDeniedError(
+        "cannot load the eBPF program: missing privileges (needs CAP_BPF, CAP_PERFMON and "
+        "CAP_NET_ADMIN, or root); --backend pcap needs only CAP_NET_RAW");
+  }
+  return absl::UnavailableError(absl::StrCat(
+      "cannot load the eBPF program: ", std::strerror(err),
+      " (needs a kernel with BTF at /sys/kernel/btf/vmlinux; --backend pcap works without)"));
+}
+
+int64_t NowNs() {
+  timespec t{};
+  clock_gettime(CLOCK_REALTIME, &t);
+  return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
+}
+
+}  // namespace
+
+BpfCapture::BpfCapture(const BpfCaptureOptions& options)
+    : options_(options), decoder_(BpfEventDecoder::MonotonicToEpochNow()) {}
+
+BpfCapture::~BpfCapture() {
+  // Detach before the programs go: nothing must run a program that is being freed.
+  tc_.clear();
+  for (bpf_link* l : xdp_) bpf_link__destroy(l);
+  if (ring_ != nullptr) ring_buffer__free(ring_);
+  if (skel_ != nullptr) resptrace_bpf__destroy(skel_);
+  if (stop_fd_ >= 0) close(stop_fd_);
+}
+
+absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOptions& options) {
+  // libbpf's own messages would only repeat what the returned status says.
+  libbpf_set_print(nullptr);
+  std::unique_ptr<BpfCapture> c(new BpfCapture(options));
+  c->stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (c->stop_fd_ < 0) return absl::InternalError(absl::StrCat("eventfd: ", std::strerror(errno)));
+
+  c->skel_ = resptrace_bpf__open();
+  if (c->skel_ == nullptr) return LoadError(errno);
+  c->skel_->rodata->snaplen = options.snaplen;
+  if (int err = bpf_map__set_max_entries(c->skel_->maps.rb, options.ring_bytes); err != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("bad ring buffer size ", options.ring_bytes,
+                                                   ": a power of two of pages is needed"));
+  }
+  if (int err = resptrace_bpf__load(c->skel_); err != 0) return LoadError(err);
+
+  const int ports = bpf_map__fd(c->skel_->maps.ports);
+  for (uint16_t p : options.server_ports) {
+    const uint8_t one = 1;
+    if (bpf_map_update_elem(ports, &p, &one, BPF_ANY) != 0) {
+      return absl::InternalError(absl::StrCat("cannot set port ", p, ": ", std::strerror(errno)));
+    }
+  }
+  c->ring_ = ring_buffer__new(bpf_map__fd(c->skel_->maps.rb), &BpfCapture::OnRecord, c.get(), nullptr);
+  if (c->ring_ == nullptr) {
+    return absl::InternalError(absl::StrCat("cannot open the ring buffer: ", std::strerror(errno)));
+  }
+
+  std::vector<NetInterface> targets;
+  if (options.interface == "any") {
+    absl::StatusOr<InterfaceWatcher> w = InterfaceWatcher::Open();
+    if (!w.ok()) return w.status();
+    c->watcher_ = std::make_unique<InterfaceWatcher>(*std::move(w));
+    absl::StatusOr<std::vector<NetInterface>> up = UpInterfaces();
+    if (!up.ok()) return up.status();
+    targets = *std::move(up);
+  } else {
+    const unsigned idx = if_nametoindex(options.interface.c_str());
+    if (idx == 0) {
+      return absl::NotFoundError(absl::StrCat("no network interface named '", options.interface,
+                                              "' (see `ip link`)"));
+    }
+    targets.push_back(NetInterface{static_cast<int>(idx), options.interface});
+  }
+  for (const NetInterface& i : targets) {
+    if (absl::Status s = c->AttachTo(i); !s.ok()) return s;
+  }
+  return c;
+}
+
+absl::Status BpfCapture::AttachTo(const NetInterface& i) {
+  if (std::find(attached_ifindex_.begin(), attached_ifindex_.end(), i.ifindex) != attached_ifindex_.end()) {
+    return absl::OkStatus();
+  }
+  // A killed run's clsact filters would capture every segment a second time.
+  absl::StatusOr<int> swept = SweepStaleClsactFilters(i.ifindex);
+  if (!swept.ok()) return swept.status();
+
+  const bool lo = IsLoopback(i.name);
+  std::vector<std::string> hooks;
+  if (options_.hook == BpfHook::kXdp) {
+    bpf_link* l = bpf_program__attach_xdp(skel_->progs.resptrace_xdp, i.ifindex);
+    if (l == nullptr) {
+      return absl::UnavailableError(absl::StrCat("cannot attach XDP to ", i.name, ": ",
+                                                 std::strerror(errno)));
+    }
+    xdp_.push_back(l);
+    hooks.push_back("xdp");
+  }
+  // Loopback: each packet passes egress then ingress; one hook sees it once. Egress sees
+  // GSO super-segments whole. With XDP, XDP has it at ingress already.
+  const bool ingress = options_.hook == BpfHook::kTc && !lo;
+  const bool egress = !(options_.hook == BpfHook::kXdp && lo);
+  for (const auto& [want, dir, prog] :
+       {std::tuple{ingress, TcDirection::kIngress, skel_->progs.resptrace_tc_ingress},
+        std::tuple{egress, TcDirection::kEgress, skel_->progs.resptrace_tc_egress}}) {
+    if (!want) continue;
+    absl::StatusOr<std::unique_ptr<TcAttachment>> a =
+        TcAttachment::Attach(bpf_program__fd(prog), i.ifindex, dir);
+    if (!a.ok()) return a.status();
+    hooks.push_back(absl::StrCat((*a)->mode() == TcAttachment::Mode::kTcx ? "tcx " : "clsact ",
+                                 dir == TcDirection::kIngress ? "ingress" : "egress"));
+    tc_.push_back(*std::move(a));
+  }
+  attached_ifindex_.push_back(i.ifindex);
+  attached_.push_back(absl::StrCat(i.name, ": ", absl::StrJoin(hooks, ", ")));
+  return absl::OkStatus();
+}
+
+int BpfCapture::OnRecord(void* self, void* data, size_t size) {
+  auto* c = static_cast<BpfCapture*>(self);
+  c->decoder_.OnRecord(data, size, [c](const Segment& s) { (*c->on_segment_)(s); });
+  return 0;
+}
+
+absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segment,
+                             const std::function<void(int64_t now_ns)>& on_tick, int tick_ms) {
+  on_segment_ = &on_segment;
+  const int ep = epoll_create1(EPOLL_CLOEXEC);
+  if (ep < 0) return absl::InternalError(absl::StrCat("epoll: ", std::strerror(errno)));
+  auto add = [ep](int fd) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
+  };
+  add(ring_buffer__epoll_fd(ring_));
+  add(stop_fd_);
+  if (watcher_) add(watcher_->fd());
+  absl::Status result = absl::OkStatus();
+  int64_t next_tick = NowNs() + int64_t{tick_ms} * 1'000'000;
+  while (!stopping_.load(std::memory_order_relaxed)) {
+    epoll_event events[4];
+    // The program wakes us only past its threshold: below it, the timeout drains.
+    const int n = epoll_wait(ep, events, 4, tick_ms);
+    if (n < 0 && errno != EINTR) {
+      result = absl::InternalError(absl::StrCat("epoll_wait: ", std::strerror(errno)));
+      break;
+    }
+    if (ring_buffer__consume(ring_) < 0) {
+      result = absl::InternalError("cannot read the ring buffer");
+      break;
+    }
+    for (int k = 0; k < n; ++k) {
+      if (watcher_ && events[k].data.fd == watcher_->fd()) {
+        absl::StatusOr<std::vector<NetInterface>> up = watcher_->ReadUp();
+        if (!up.ok()) continue;
+        // A new interface we cannot attach to is not a reason to stop the others.
+        for (const NetInterface& i : *up) AttachTo(i).IgnoreError();
+      }
+    }
+    const int64_t now = NowNs();
+    if (now >= next_tick) {
+      on_tick(now);
+      next_tick = now + int64_t{tick_ms} * 1'000'000;
+    }
+  }
+  ring_buffer__consume(ring_);  // what arrived before the stop
+  close(ep);
+  on_segment_ = nullptr;
+  return result;
+}
+
+void BpfCapture::Stop() {
+  stopping_.store(true, std::memory_order_relaxed);
+  const uint64_t one = 1;
+  [[maybe_unused]] ssize_t n = write(stop_fd_, &one, sizeof one);
+}
+
+BpfCaptureCounters BpfCapture::Counters() const {
+  BpfCaptureCounters out;
+  out.decode = decoder_.counters();
+  out.attached_hooks = tc_.size() + xdp_.size();
+  const int cpus = libbpf_num_possible_cpus();
+  if (cpus <= 0) return out;
+  std::vector<uint64_t> values(static_cast<size_t>(cpus));
+  const int fd = bpf_map__fd(skel_->maps.counters);
+  for (uint32_t k = 0; k < RESPTRACE_BPF_CTR_COUNT; ++k) {
+    if (bpf_map_lookup_elem(fd, &k, values.data()) != 0) continue;
+    for (uint64_t v : values) out.kernel[k] += v;
+  }
+  return out;
+}
+
+std::string BpfCapture::Describe() const { return absl::StrJoin(attached_, "; "); }
+
+}  // namespace resptrace

@@ -1,0 +1,409 @@
+// Live capture end to end: resptrace captures a throwaway redis-server's loopback traffic with
+// libpcap while a raw client runs a known script, and must report exactly that script; what it
+// saved with -w must replay to the same records and read in tcpdump.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <chrono>
+#include <cstring>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "redis_harness.h"
+
+namespace resptrace::live {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using ::testing::StartsWith;
+using Clock = std::chrono::steady_clock;
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+size_t CountLines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// resptrace capturing live in the background. The constructor returns once it says it is
+// capturing; the output is read as it comes, with deadlines, never with sleeps.
+class LiveResptrace {
+ public:
+  explicit LiveResptrace(const std::vector<std::string>& args) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Fail("pipe2 failed");
+    std::vector<std::string> argv_store = {RESPTRACE_BINARY};
+    argv_store.insert(argv_store.end(), args.begin(), args.end());
+    std::vector<char*> argv;
+    for (std::string& a : argv_store) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ < 0) Fail("fork failed");
+    if (pid_ == 0) {
+      dup2(out[1], STDOUT_FILENO);
+      dup2(err[1], STDERR_FILENO);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    fds_[0] = out[0];
+    fds_[1] = err[0];
+    WaitUntil(
+        [this] {
+          return err_.find("(libpcap)\n") != std::string::npos ||
+                 err_.find("(eBPF)\n") != std::string::npos;
+        },
+        "the line saying it is capturing");
+  }
+  ~LiveResptrace() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+    for (int fd : fds_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+  // Reads output until `done` holds; throws if resptrace exits first or after `timeout`.
+  void WaitUntil(const std::function<bool()>& done, const std::string& what,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    while (!done()) {
+      if (fds_[0] < 0 && fds_[1] < 0) Fail(absl::StrCat(what, " never came; resptrace exited"));
+      if (!ReadSome(deadline)) Fail(absl::StrCat(what, " did not come within ", timeout.count(), " ms"));
+    }
+  }
+  void WaitForRecords(size_t n) {
+    WaitUntil([&] { return CountLines(out_) >= n; }, absl::StrCat(n, " records"));
+  }
+
+  void Signal(int sig) { kill(pid_, sig); }
+
+  // Waits for resptrace to exit by itself; returns its exit status (128 + signal if killed).
+  int WaitExit(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    WaitUntil([this] { return fds_[0] < 0 && fds_[1] < 0; }, "the end of resptrace's output",
+              timeout);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  [[noreturn]] void Fail(const std::string& what) {
+    throw std::runtime_error(absl::StrCat(what, "; stdout: ", out_, "; stderr: ", err_));
+  }
+
+  // One poll and what it made readable; false on timeout.
+  bool ReadSome(Clock::time_point deadline) {
+    pollfd p[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const int rc = poll(p, 2, left < 0 ? 0 : static_cast<int>(left));
+    if (rc < 0 && errno == EINTR) return true;
+    if (rc <= 0) return false;
+    std::string* sinks[2] = {&out_, &err_};
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i] < 0 || p[i].revents == 0) continue;
+      char buf[65536];
+      const ssize_t n = read(fds_[i], buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds_[i]);
+        fds_[i] = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fds_[2] = {-1, -1};
+  std::string out_;
+  std::string err_;
+};
+
+// The fields of a command record that the script determines.
+json Expected(const RawConnection& c, const RedisServer& server,
+              const std::vector<std::string>& command, const std::string& reply_type,
+              const json& reply, size_t reply_bytes) {
+  return json{{"type", "command"},
+              {"client", c.endpoint()},
+              {"server", server.endpoint()},
+              {"cmd", command[0]},
+              {"args", std::vector<std::string>(command.begin() + 1, command.end())},
+              {"reply_type", reply_type},
+              {"reply", reply},
+              {"req_bytes", EncodeCommand(command).size()},
+              {"reply_bytes", reply_bytes}};
+}
+
+void ExpectRecords(const std::vector<json>& records, const std::vector<json>& expected) {
+  ASSERT_EQ(records.size(), expected.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    SCOPED_TRACE(records[i].dump());
+    for (const auto& [key, value] : expected[i].items()) EXPECT_EQ(records[i].at(key), value) << key;
+    EXPECT_FALSE(records[i].contains("no_reply"));
+  }
+}
+
+// Sends a command, checks the reply's exact bytes.
+void Exchange(RawConnection& c, const std::vector<std::string>& command, const std::string& reply) {
+  c.Send(EncodeCommand(command));
+  EXPECT_EQ(c.ReadExactly(reply.size()), reply);
+}
+
+const std::string kWrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+bool RequireBpf() {
+  const char* v = std::getenv("RESPTRACE_REQUIRE_BPF");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// The same script through each backend: libpcap, eBPF at TC, eBPF with XDP.
+class LiveBackendTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(LiveBackendTest, RecordsTheScriptOnceAndSavesAReplayableCapture) {
+  const std::string backend = GetParam();
+  RedisServer redis;
+  TempDir dir;
+  const std::string saved = dir.path() + "/out.pcap";
+  const std::string port = std::to_string(redis.port());
+  LiveResptrace trace({"-i", "lo", "--backend", backend, "-p", port, "-o", "json", "-w", saved});
+  if (backend == "pcap") {
+    EXPECT_EQ(trace.err(), "resptrace: capturing on lo (libpcap)\n");
+  } else if (trace.err().find("using libpcap") != std::string::npos) {
+    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << trace.err();
+    GTEST_SKIP() << "the eBPF backend cannot load here (" << trace.err()
+                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";
+  } else {
+    // On loopback one hook sees each packet once: TC egress, or XDP at ingress.
+    EXPECT_EQ(trace.err(), backend == "tc" ? "resptrace: capturing on lo: tcx egress (eBPF)\n"
+                                           : "resptrace: capturing on lo: xdp (eBPF)\n");
+  }
+
+  std::vector<json> expected;
+  {
+    RawConnection c(redis.port());
+    Exchange(c, {"SET", "greeting", "hello"}, "+OK\r\n");
+    expected.push_back(Expected(c, redis, {"SET", "greeting", "hello"}, "simple", "OK", 5));
+    Exchange(c, {"GET", "greeting"}, "$5\r\nhello\r\n");
+    expected.push_back(Expected(c, redis, {"GET", "greeting"}, "bulk", "hello", 11));
+    // Pipelined: three commands in one send.
+    const std::string replies = "+OK\r\n:11\r\n$2\r\n11\r\n";
+    c.Send(EncodeCommand({"SET", "n", "10"}) + EncodeCommand({"INCR", "n"}) +
+           EncodeCommand({"GET", "n"}));
+    EXPECT_EQ(c.ReadExactly(replies.size()), replies);
+    expected.push_back(Expected(c, redis, {"SET", "n", "10"}, "simple", "OK", 5));
+    expected.push_back(Expected(c, redis, {"INCR", "n"}, "integer", 11, 5));
+    expected.push_back(Expected(c, redis, {"GET", "n"}, "bulk", "11", 8));
+    Exchange(c, {"LPUSH", "greeting", "x"}, kWrongType);
+    expected.push_back(Expected(c, redis, {"LPUSH", "greeting", "x"}, "error",
+                                json{{"error", kWrongType.substr(1, kWrongType.size() - 3)}},
+                                kWrongType.size()));
+  }
+  {
+    RawConnection c(redis.port());
+    Exchange(c, {"GET", "missing"}, "$-1\r\n");
+    expected.push_back(Expected(c, redis, {"GET", "missing"}, "null", nullptr, 5));
+  }
+  // Live output is flushed within a tick: the records show up while it still runs.
+  trace.WaitForRecords(expected.size());
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  const std::vector<json> records = JsonLines(trace.out());
+  ExpectRecords(records, expected);
+  EXPECT_THAT(trace.err(), HasSubstr(" 7 commands, 7 replies, 0 unanswered, 0 pushes, 0 anomalies, "
+                                     "0 gaps (0 bytes)\n"));
+  EXPECT_THAT(trace.err(), HasSubstr(backend == "pcap"
+      ? "resptrace: 0 packets dropped by the kernel, 0 by the interface\n"
+      : "resptrace: eBPF: 0 records lost (ring buffer full, 0 payload bytes), 0 payload bytes "
+        "past the snaplen, 0 segments with chunks missing\n"));
+
+  // The saved capture replays to the very same output.
+  const ProcessResult replay = RunProcess({RESPTRACE_BINARY, "-r", saved, "-p", port, "-o", "json"});
+  ASSERT_EQ(replay.exit_status, 0) << replay.err;
+  EXPECT_EQ(replay.out, trace.out());
+  if (backend == "pcap") {
+    // libpcap saw only the port's packets: the same summary too. (The eBPF programs count
+    // every packet of the interface they ran on.)
+    const std::string live_summary = trace.err().substr(trace.err().find("resptrace: ", 1));
+    EXPECT_EQ(replay.err, live_summary.substr(0, live_summary.find('\n') + 1));
+  }
+
+  // tcpdump reads it: one line per frame, as many frames as resptrace counted.
+  const ProcessResult dump = RunProcess({"tcpdump", "-nn", "-r", saved});
+  ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  EXPECT_THAT(dump.err, HasSubstr("link-type EN10MB"));
+  EXPECT_THAT(replay.err, StartsWith(absl::StrCat("resptrace: ", CountLines(dump.out), " packets, 2 flows")));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, LiveBackendTest, ::testing::Values("pcap", "tc", "xdp"),
+                         [](const auto& info) { return info.param; });
+
+TEST(LiveCaptureTest, WithoutPrivilegesTheEbpfBackendSaysWhyAndFallsBack) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  const ProcessResult r = RunProcess({"setpriv", "--reuid=65534", "--regid=65534",
+                                      "--clear-groups", "--inh-caps=-all", RESPTRACE_BINARY, "-i",
+                                      "lo", "--backend", "tc"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_THAT(r.err, HasSubstr("resptrace: --backend tc unavailable (cannot load the eBPF program: "
+                               "missing privileges (needs CAP_BPF, CAP_PERFMON and CAP_NET_ADMIN, "
+                               "or root)"));
+  EXPECT_THAT(r.err, HasSubstr("; using libpcap\n"));
+  EXPECT_THAT(r.err, HasSubstr("CAP_NET_RAW and CAP_NET_ADMIN"));
+}
+
+TEST(LiveCaptureTest, AnyInterfaceUsesCookedHeadersAndSeesLoopbackOnce) {
+  RedisServer redis;
+  TempDir dir;
+  const std::string saved = dir.path() + "/any.pcap";
+  LiveResptrace trace({"--backend", "pcap", "-p", std::to_string(redis.port()), "-o", "json",
+                       "-w", saved});
+  EXPECT_EQ(trace.err(), "resptrace: capturing on any (libpcap)\n");
+  std::vector<json> expected;
+  {
+    RawConnection c(redis.port());
+    Exchange(c, {"SET", "k", "v"}, "+OK\r\n");
+    expected.push_back(Expected(c, redis, {"SET", "k", "v"}, "simple", "OK", 5));
+  }
+  trace.WaitForRecords(1);
+  trace.Signal(SIGTERM);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  ExpectRecords(JsonLines(trace.out()), expected);
+  const ProcessResult dump = RunProcess({"tcpdump", "-nn", "-r", saved});
+  ASSERT_EQ(dump.exit_status, 0) << dump.err;
+  EXPECT_THAT(dump.err, HasSubstr("link-type LINUX_SLL"));
+}
+
+TEST(LiveCaptureTest, CountStopsAfterExactlyThatManyCommands) {
+  RedisServer redis;
+  LiveResptrace trace({"-i", "lo", "--backend", "pcap", "-p", std::to_string(redis.port()), "-o",
+                       "json", "-c", "3"});
+  RawConnection c(redis.port());
+  // Five pipelined commands, their replies likely in one packet: still exactly three records.
+  c.Send(EncodeCommand({"SET", "a", "1"}) + EncodeCommand({"INCR", "a"}) +
+         EncodeCommand({"INCR", "a"}) + EncodeCommand({"INCR", "a"}) + EncodeCommand({"INCR", "a"}));
+  const std::string replies = "+OK\r\n:2\r\n:3\r\n:4\r\n:5\r\n";
+  EXPECT_EQ(c.ReadExactly(replies.size()), replies);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  ExpectRecords(JsonLines(trace.out()),
+                {Expected(c, redis, {"SET", "a", "1"}, "simple", "OK", 5),
+                 Expected(c, redis, {"INCR", "a"}, "integer", 2, 4),
+                 Expected(c, redis, {"INCR", "a"}, "integer", 3, 4)});
+}
+
+TEST(LiveCaptureTest, DurationStopsByItself) {
+  RedisServer redis;
+  LiveResptrace trace({"-i", "lo", "--backend", "pcap", "-p", std::to_string(redis.port()),
+                       "--duration", "1"});
+  const Clock::time_point ready = Clock::now();
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  EXPECT_GE(Clock::now() - ready, std::chrono::milliseconds(900));
+  EXPECT_EQ(trace.err(),
+            "resptrace: capturing on lo (libpcap)\n"
+            "resptrace: 0 packets, 0 flows, 0 commands, 0 replies, 0 unanswered, 0 pushes, "
+            "0 anomalies, 0 gaps (0 bytes)\n"
+            "resptrace: 0 packets dropped by the kernel, 0 by the interface\n");
+  EXPECT_EQ(trace.out(), "");
+}
+
+TEST(LiveCaptureTest, IdleConnectionsExpireWithoutTraffic) {
+  RedisServer redis;
+  LiveResptrace trace({"-i", "lo", "--backend", "pcap", "-p", std::to_string(redis.port()), "-o",
+                       "json", "--idle-timeout", "1"});
+  RawConnection c(redis.port());
+  // Blocks forever: no reply, and no packet after it to drive the clock.
+  c.Send(EncodeCommand({"BLPOP", "nolist", "0"}));
+  trace.WaitForRecords(1);
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  const std::vector<json> records = JsonLines(trace.out());
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].at("cmd"), "BLPOP");
+  EXPECT_EQ(records[0].at("client"), c.endpoint());
+  EXPECT_EQ(records[0].at("reply_type"), "none");
+  EXPECT_EQ(records[0].at("no_reply"), "timeout");
+  EXPECT_THAT(trace.err(), HasSubstr(" 1 commands, 0 replies, 1 unanswered,"));
+}
+
+TEST(LiveCaptureTest, BadInterfaceIsAClearError) {
+  const ProcessResult r = RunProcess({RESPTRACE_BINARY, "-i", "nosuch0", "--backend", "pcap"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_THAT(r.err, StartsWith("resptrace: cannot capture on interface nosuch0: no such interface"));
+  EXPECT_EQ(r.out, "");
+}
+
+TEST(LiveCaptureTest, MissingCapabilitiesAreNamed) {
+  if (geteuid() != 0) GTEST_SKIP() << "needs root to drop to an unprivileged user";
+  const ProcessResult r = RunProcess({"setpriv", "--reuid=65534", "--regid=65534",
+                                      "--clear-groups", "--inh-caps=-all", RESPTRACE_BINARY, "-i",
+                                      "lo", "--backend", "pcap"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_THAT(r.err, HasSubstr("cannot capture on interface lo: permission denied"));
+  EXPECT_THAT(r.err, HasSubstr("CAP_NET_RAW and CAP_NET_ADMIN"));
+}
+
+TEST(LiveCaptureTest, UnwritableSaveFileIsAClearError) {
+  const ProcessResult r = RunProcess(
+      {RESPTRACE_BINARY, "-i", "lo", "--backend", "pcap", "-w", "/nonexistent-dir/out.pcap"});
+  EXPECT_EQ(r.exit_status, 1);
+  EXPECT_THAT(r.err, HasSubstr("resptrace: cannot write capture file /nonexistent-dir/out.pcap: "));
+}
+
+TEST(LiveCaptureTest, LiveOptionsWithAFileAreRejected) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"-r", "x.pcap", "-i", "lo"},
+        std::vector<std::string>{"-r", "x.pcap", "--duration", "1"},
+        std::vector<std::string>{"-r", "x.pcap", "--backend", "tc"}}) {
+    std::vector<std::string> argv = {RESPTRACE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const ProcessResult r = RunProcess(argv);
+    EXPECT_EQ(r.exit_status, 2);
+    EXPECT_THAT(r.err, HasSubstr("is for live capture and cannot go with -r"));
+  }
+  const ProcessResult bad = RunProcess({RESPTRACE_BINARY, "--backend", "bpf"});
+  EXPECT_EQ(bad.exit_status, 2);
+  EXPECT_EQ(bad.err, "resptrace: bad value 'bpf' for --backend: tc, xdp or pcap (see --help)\n");
+}
+
+TEST(LiveCaptureTest, FileCopiedWithWriteReplaysTheSame) {
+  // -r with -w writes the TCP segments it read; the copy gives the same records.
+  TempDir dir;
+  const std::string copy = dir.path() + "/copy.pcap";
+  const std::string input = std::string(RESPTRACE_TEST_DATA) + "/packetbeat/redis_session.pcap";
+  const ProcessResult original =
+      RunProcess({RESPTRACE_BINARY, "-r", input, "-p", "6380", "-o", "json", "-w", copy});
+  ASSERT_EQ(original.exit_status, 0) << original.err;
+  EXPECT_EQ(CountLines(original.out), 11u);  // tests/data/packetbeat/EXPECTED.md
+  const ProcessResult replay = RunProcess({RESPTRACE_BINARY, "-r", copy, "-p", "6380", "-o", "json"});
+  ASSERT_EQ(replay.exit_status, 0) << replay.err;
+  EXPECT_EQ(replay.out, original.out);
+}
+
+}  // namespace
+}  // namespace resptrace::live
