@@ -42,7 +42,8 @@ const char* BackendName(Backend b) {
 }
 
 std::string UsageText() {
-  return R"(usage: resptrace [-i IFACE] [options]      capture live (needs CAP_NET_RAW, CAP_NET_ADMIN)
+  return R"(usage: resptrace [-i IFACE] [options]      capture live (needs root, or CAP_BPF,
+                                          CAP_PERFMON and CAP_NET_ADMIN; CAP_NET_RAW for pcap)
        resptrace -r FILE [options]        read a capture file
 
 Shows every command a client sends to a Redis (RESP) server, its reply and its latency,
@@ -50,8 +51,10 @@ decoded from live traffic or from a capture file.
 
 input:
   -i, --interface IFACE    capture live on IFACE (default "any": every interface)
-  --backend tc|xdp|pcap    how to capture live (default tc); the eBPF backends tc and xdp
-                           are not built yet, so every choice uses libpcap for now
+  --backend tc|xdp|pcap    how to capture live (default tc): tc attaches eBPF programs at
+                           TC ingress and egress (egress only on loopback), xdp at XDP
+                           ingress and TC egress; pcap uses libpcap. When eBPF cannot load
+                           (privileges, no BTF), resptrace says why and uses libpcap
   -r, --read FILE          read a pcap or pcapng capture ("-" for standard input)
   -p, --ports LIST         server ports, comma-separated (default 6379)
   -c, --count N            stop after N commands
