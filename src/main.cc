@@ -69,21 +69,24 @@ struct SinkChain {
   std::unique_ptr<CommandLimit> limit;
 };
 
+// The -w writer for sources that have segments, not frames; none without -w.
+absl::StatusOr<std::unique_ptr<resptrace::PcapWriter>> SegmentWriter(const Options& options) {
+  if (options.write_file.empty()) return std::unique_ptr<resptrace::PcapWriter>();
+  return resptrace::PcapWriter::ForSegments(options.write_file);
+}
+
 int ReadFile(const Options& options) {
   auto reader = resptrace::CaptureReader::Open(options.read_file);
   if (!reader.ok()) {
     PrintError(reader.status());
     return 1;
   }
-  std::unique_ptr<resptrace::PcapWriter> writer;
-  if (!options.write_file.empty()) {
-    auto w = resptrace::PcapWriter::ForSegments(options.write_file);
-    if (!w.ok()) {
-      PrintError(w.status());
-      return 1;
-    }
-    writer = *std::move(w);
+  auto segment_writer = SegmentWriter(options);
+  if (!segment_writer.ok()) {
+    PrintError(segment_writer.status());
+    return 1;
   }
+  std::unique_ptr<resptrace::PcapWriter> writer = *std::move(segment_writer);
   // A file cannot be stopped early: after -c's limit the rest is read but not printed.
   SinkChain sinks(options, [] {});
   resptrace::Collector collector(options.collector, sinks.head());
@@ -174,10 +177,6 @@ int RunLive(const Options& options, Source& source, resptrace::PcapWriter* write
   return rc;
 }
 
-absl::StatusOr<std::unique_ptr<resptrace::PcapWriter>> SegmentWriter(const Options& options) {
-  if (options.write_file.empty()) return std::unique_ptr<resptrace::PcapWriter>();
-  return resptrace::PcapWriter::ForSegments(options.write_file);
-}
 
 int CaptureWithPcap(const Options& options) {
   resptrace::LiveCaptureOptions live;

@@ -1,0 +1,587 @@
+// eBPF live capture end to end in network namespaces the test creates: a redis-server behind a
+// veth pair, traced on its veth end (ingress and egress hooks both attached), must be reported
+// command by command exactly once; and after resptrace exits, however it exits, none of its
+// programs or links stays attached.
+#include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
+#include "redis_harness.h"
+
+namespace resptrace::live {
+namespace {
+
+using json = nlohmann::json;
+using ::testing::HasSubstr;
+using Clock = std::chrono::steady_clock;
+
+[[noreturn]] void Fail(const std::string& what) { throw std::runtime_error(what); }
+
+// Runs argv to completion; throws, with its output, unless it exits 0. Returns its stdout.
+std::string Check(const std::vector<std::string>& argv) {
+  const ProcessResult r = RunProcess(argv);
+  if (r.exit_status != 0) {
+    Fail(absl::StrCat(absl::StrJoin(argv, " "), " exited with ", r.exit_status, ": ", r.err));
+  }
+  return r.out;
+}
+
+bool RequireBpf() {
+  const char* v = std::getenv("RESPTRACE_REQUIRE_BPF");
+  return v != nullptr && std::string(v) == "1";
+}
+
+// A network namespace of this test process, deleted on destruction (after the processes in it:
+// declare it before them).
+class NetNamespace {
+ public:
+  explicit NetNamespace(const std::string& role) : name_(absl::StrCat("rt-", role, "-", getpid())) {
+    // A namespace of a crashed earlier process that had our pid.
+    RunProcess({"ip", "netns", "del", name_});
+    Check({"ip", "netns", "add", name_});
+    try {
+      Check({"ip", "-n", name_, "link", "set", "lo", "up"});
+    } catch (...) {
+      RunProcess({"ip", "netns", "del", name_});
+      throw;
+    }
+  }
+  ~NetNamespace() { RunProcess({"ip", "netns", "del", name_}); }
+  NetNamespace(const NetNamespace&) = delete;
+  NetNamespace& operator=(const NetNamespace&) = delete;
+
+  const std::string& name() const { return name_; }
+  // argv run inside the namespace.
+  std::vector<std::string> Exec(const std::vector<std::string>& argv) const {
+    std::vector<std::string> out = {"ip", "netns", "exec", name_};
+    out.insert(out.end(), argv.begin(), argv.end());
+    return out;
+  }
+
+ private:
+  std::string name_;
+};
+
+// A background child whose output is read as it comes, with deadlines. `ip netns exec` execs
+// the command, so pid() is the command's own. Killed on destruction.
+class Child {
+ public:
+  explicit Child(const std::vector<std::string>& args) {
+    int out[2], err[2];
+    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Fail("pipe2 failed");
+    std::vector<std::string> argv_store = args;
+    std::vector<char*> argv;
+    for (std::string& a : argv_store) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_ = fork();
+    if (pid_ < 0) Fail("fork failed");
+    if (pid_ == 0) {
+      const int null = open("/dev/null", O_RDONLY);
+      dup2(null, STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      dup2(err[1], STDERR_FILENO);
+      execvp(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    close(err[1]);
+    fds_[0] = out[0];
+    fds_[1] = err[0];
+  }
+  ~Child() {
+    Kill();
+    for (int fd : fds_) {
+      if (fd >= 0) close(fd);
+    }
+  }
+  Child(const Child&) = delete;
+  Child& operator=(const Child&) = delete;
+
+  pid_t pid() const { return pid_; }
+  const std::string& out() const { return out_; }
+  const std::string& err() const { return err_; }
+
+  void Kill() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    while (waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+  }
+
+  // Reads output until `done` holds; throws if the child's output ends first or after `timeout`.
+  void WaitUntil(const std::function<bool()>& done, const std::string& what,
+                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    const Clock::time_point deadline = Clock::now() + timeout;
+    while (!done()) {
+      if (fds_[0] < 0 && fds_[1] < 0) Fail(Describe(absl::StrCat(what, " never came; it exited")));
+      if (!ReadSome(deadline)) {
+        Fail(Describe(absl::StrCat(what, " did not come within ", timeout.count(), " ms")));
+      }
+    }
+  }
+
+  void Signal(int sig) { kill(pid_, sig); }
+
+  // Waits for the child to exit by itself; returns its exit status (128 + signal if killed).
+  int WaitExit(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
+    WaitUntil([this] { return fds_[0] < 0 && fds_[1] < 0; }, "the end of the output", timeout);
+    int status = 0;
+    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+    }
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+
+ private:
+  std::string Describe(const std::string& what) const {
+    return absl::StrCat(what, "; stdout: ", out_, "; stderr: ", err_);
+  }
+
+  // One poll and what it made readable; false on timeout.
+  bool ReadSome(Clock::time_point deadline) {
+    pollfd p[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    const int rc = poll(p, 2, left < 0 ? 0 : static_cast<int>(left));
+    if (rc < 0 && errno == EINTR) return true;
+    if (rc <= 0) return false;
+    std::string* sinks[2] = {&out_, &err_};
+    for (int i = 0; i < 2; ++i) {
+      if (fds_[i] < 0 || p[i].revents == 0) continue;
+      char buf[65536];
+      const ssize_t n = read(fds_[i], buf, sizeof buf);
+      if (n > 0) {
+        sinks[i]->append(buf, static_cast<size_t>(n));
+      } else if (n == 0 || errno != EINTR) {
+        close(fds_[i]);
+        fds_[i] = -1;
+      }
+    }
+    return true;
+  }
+
+  pid_t pid_ = -1;
+  int fds_[2] = {-1, -1};
+  std::string out_;
+  std::string err_;
+};
+
+// resptrace run in `ns` with `args`; returns once it says it is capturing (or that it fell
+// back to libpcap: see FellBack()).
+class Resptrace : public Child {
+ public:
+  Resptrace(const NetNamespace& ns, const std::vector<std::string>& args)
+      : Child(WithBinary(ns, args)) {
+    // Should this throw, the constructed Child base still kills the process.
+    WaitUntil(
+        [this] {
+          return err().find("(libpcap)\n") != std::string::npos ||
+                 err().find("(eBPF)\n") != std::string::npos;
+        },
+        "the line saying it is capturing");
+  }
+  bool FellBack() const { return err().find("; using libpcap\n") != std::string::npos; }
+
+ private:
+  static std::vector<std::string> WithBinary(const NetNamespace& ns,
+                                             const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {RESPTRACE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return ns.Exec(argv);
+  }
+};
+
+// Skips, or fails under RESPTRACE_REQUIRE_BPF=1, when resptrace could not load eBPF.
+#define SKIP_OR_FAIL_UNLESS_BPF(trace)                                                      \
+  if ((trace).FellBack()) {                                                                 \
+    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << (trace).err();         \
+    GTEST_SKIP() << "the eBPF backend cannot load here (" << (trace).err()                 \
+                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";                 \
+  }
+
+// Enters the namespace `name` for this thread while alive (sockets made meanwhile stay in it).
+class InNamespace {
+ public:
+  explicit InNamespace(const std::string& name) {
+    home_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    const int target = open(absl::StrCat("/run/netns/", name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (home_ < 0 || target < 0 || setns(target, CLONE_NEWNET) != 0) {
+      const std::string error = std::strerror(errno);
+      if (target >= 0) close(target);
+      if (home_ >= 0) close(home_);
+      Fail(absl::StrCat("cannot enter network namespace ", name, ": ", error));
+    }
+    close(target);
+  }
+  ~InNamespace() {
+    if (setns(home_, CLONE_NEWNET) != 0) std::abort();  // every later test would run in it
+    close(home_);
+  }
+  InNamespace(const InNamespace&) = delete;
+  InNamespace& operator=(const InNamespace&) = delete;
+
+ private:
+  int home_ = -1;
+};
+
+std::string Endpoint(const sockaddr_in& a) {
+  char ip[INET_ADDRSTRLEN] = {};
+  inet_ntop(AF_INET, &a.sin_addr, ip, sizeof ip);
+  return absl::StrCat(ip, ":", ntohs(a.sin_port));
+}
+
+// A raw TCP client connection from inside a namespace to ip:port.
+class NsConnection {
+ public:
+  NsConnection(const NetNamespace& ns, const std::string& ip, uint16_t port) {
+    {
+      InNamespace in(ns.name());
+      fd_ = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    }
+    if (fd_ < 0) Fail(absl::StrCat("socket: ", std::strerror(errno)));
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &to.sin_addr);
+    if (connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+      const std::string error = std::strerror(errno);
+      close(fd_);
+      Fail(absl::StrCat("connect to ", ip, ":", port, " from ", ns.name(), ": ", error));
+    }
+    sockaddr_in local{};
+    socklen_t len = sizeof local;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
+    endpoint_ = Endpoint(local);
+  }
+  ~NsConnection() { close(fd_); }
+  NsConnection(const NsConnection&) = delete;
+  NsConnection& operator=(const NsConnection&) = delete;
+
+  const std::string& endpoint() const { return endpoint_; }
+
+  void Send(std::string_view bytes) {
+    while (!bytes.empty()) {
+      const ssize_t n = send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) Fail(absl::StrCat("send: ", std::strerror(errno)));
+      bytes.remove_prefix(static_cast<size_t>(n));
+    }
+  }
+  std::string ReadExactly(size_t n) {
+    const Clock::time_point deadline = Clock::now() + std::chrono::milliseconds(5000);
+    std::string got;
+    while (got.size() < n) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+      pollfd p = {fd_, POLLIN, 0};
+      const int rc = poll(&p, 1, left < 0 ? 0 : static_cast<int>(left));
+      if (rc < 0 && errno == EINTR) continue;
+      if (rc <= 0) Fail(absl::StrCat("reply incomplete after 5 s; got: ", got));
+      char buf[65536];
+      const ssize_t r = read(fd_, buf, std::min(sizeof buf, n - got.size()));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) Fail(absl::StrCat("connection closed; got: ", got));
+      got.append(buf, static_cast<size_t>(r));
+    }
+    return got;
+  }
+
+ private:
+  int fd_ = -1;
+  std::string endpoint_;
+};
+
+std::vector<json> JsonLines(const std::string& text) {
+  std::vector<json> out;
+  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
+    out.push_back(json::parse(line));
+  }
+  return out;
+}
+
+size_t CountLines(const std::string& text) {
+  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+}
+
+// A value longer than the JSON sink keeps (512 bytes), as the sink shows it.
+json Cut(const std::string& value) {
+  return json{{"truncated", value.substr(0, 512)}, {"len", value.size()}};
+}
+
+constexpr char kServerIp[] = "10.199.1.1";
+constexpr char kClientIp[] = "10.199.1.2";
+constexpr uint16_t kPort = 6390;
+constexpr char kServerVeth[] = "rt-srv0";
+constexpr char kClientVeth[] = "rt-cli0";
+
+// Two namespaces joined by a veth pair: kServerIp on kServerVeth in `server`, kClientIp on
+// kClientVeth in `client`. The pair dies with the namespaces.
+struct VethPair {
+  VethPair() {
+    Check({"ip", "-n", server.name(), "link", "add", kServerVeth, "type", "veth", "peer", "name",
+           kClientVeth, "netns", client.name()});
+    Check({"ip", "-n", server.name(), "addr", "add", absl::StrCat(kServerIp, "/24"), "dev",
+           kServerVeth});
+    Check({"ip", "-n", client.name(), "addr", "add", absl::StrCat(kClientIp, "/24"), "dev",
+           kClientVeth});
+    Check({"ip", "-n", server.name(), "link", "set", kServerVeth, "up"});
+    Check({"ip", "-n", client.name(), "link", "set", kClientVeth, "up"});
+  }
+  NetNamespace server{"srv"};
+  NetNamespace client{"cli"};
+};
+
+// A redis-server listening on kServerIp:kPort inside `ns`; returns once it accepts connections.
+class NsRedisServer {
+ public:
+  explicit NsRedisServer(const NetNamespace& ns)
+      : server_(ns.Exec({"redis-server", "--port", std::to_string(kPort), "--bind", kServerIp,
+                         "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir",
+                         dir_.path(), "--daemonize", "no"})) {
+    server_.WaitUntil(
+        [this] { return server_.out().find("Ready to accept connections") != std::string::npos; },
+        "redis-server's 'Ready to accept connections'");
+  }
+
+ private:
+  TempDir dir_;
+  Child server_;
+};
+
+// The fields of a command record that the script determines.
+json Expected(const NsConnection& c, const std::vector<std::string>& command,
+              const std::vector<json>& args, const std::string& reply_type, const json& reply,
+              size_t reply_bytes) {
+  return json{{"type", "command"},
+              {"client", c.endpoint()},
+              {"server", absl::StrCat(kServerIp, ":", kPort)},
+              {"cmd", command[0]},
+              {"args", args},
+              {"reply_type", reply_type},
+              {"reply", reply},
+              {"req_bytes", EncodeCommand(command).size()},
+              {"reply_bytes", reply_bytes}};
+}
+json Expected(const NsConnection& c, const std::vector<std::string>& command,
+              const std::string& reply_type, const json& reply, size_t reply_bytes) {
+  std::vector<json> args(command.begin() + 1, command.end());
+  return Expected(c, command, args, reply_type, reply, reply_bytes);
+}
+
+void Exchange(NsConnection& c, const std::vector<std::string>& command, const std::string& reply) {
+  c.Send(EncodeCommand(command));
+  EXPECT_EQ(c.ReadExactly(reply.size()), reply);
+}
+
+const std::string kWrongType =
+    "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
+
+class VethTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VethTest, RecordsEachCommandOnceAcrossAVethPair) {
+  const std::string backend = GetParam();
+  VethPair net;
+  NsRedisServer redis(net.server);
+  Resptrace trace(net.server, {"-i", kServerVeth, "--backend", backend, "-p",
+                               std::to_string(kPort), "-o", "json"});
+  SKIP_OR_FAIL_UNLESS_BPF(trace);
+  // Requests come in at ingress (tcx, or XDP), replies leave at tcx egress.
+  EXPECT_EQ(trace.err(), absl::StrCat("resptrace: capturing on ", kServerVeth,
+                                      backend == "tc" ? ": tcx ingress, tcx egress (eBPF)\n"
+                                                      : ": xdp, tcx egress (eBPF)\n"));
+
+  std::vector<json> expected;
+  // Larger than the veth's MTU both ways: several segments, or one GSO packet.
+  const std::string big(6000, 'v');
+  {
+    NsConnection c(net.client, kServerIp, kPort);
+    Exchange(c, {"SET", "greeting", "hello"}, "+OK\r\n");
+    expected.push_back(Expected(c, {"SET", "greeting", "hello"}, "simple", "OK", 5));
+    Exchange(c, {"GET", "greeting"}, "$5\r\nhello\r\n");
+    expected.push_back(Expected(c, {"GET", "greeting"}, "bulk", "hello", 11));
+    const std::string replies = "+OK\r\n:11\r\n$2\r\n11\r\n";
+    c.Send(EncodeCommand({"SET", "n", "10"}) + EncodeCommand({"INCR", "n"}) +
+           EncodeCommand({"GET", "n"}));
+    EXPECT_EQ(c.ReadExactly(replies.size()), replies);
+    expected.push_back(Expected(c, {"SET", "n", "10"}, "simple", "OK", 5));
+    expected.push_back(Expected(c, {"INCR", "n"}, "integer", 11, 5));
+    expected.push_back(Expected(c, {"GET", "n"}, "bulk", "11", 8));
+    Exchange(c, {"LPUSH", "greeting", "x"}, kWrongType);
+    expected.push_back(Expected(c, {"LPUSH", "greeting", "x"}, "error",
+                                json{{"error", kWrongType.substr(1, kWrongType.size() - 3)}},
+                                kWrongType.size()));
+    Exchange(c, {"SET", "big", big}, "+OK\r\n");
+    expected.push_back(Expected(c, {"SET", "big", big}, {"big", Cut(big)}, "simple", "OK", 5));
+    const std::string big_reply = absl::StrCat("$", big.size(), "\r\n", big, "\r\n");
+    Exchange(c, {"GET", "big"}, big_reply);
+    expected.push_back(Expected(c, {"GET", "big"}, "bulk", Cut(big), big_reply.size()));
+  }
+  {
+    NsConnection c(net.client, kServerIp, kPort);
+    Exchange(c, {"GET", "missing"}, "$-1\r\n");
+    expected.push_back(Expected(c, {"GET", "missing"}, "null", nullptr, 5));
+  }
+  trace.WaitUntil([&] { return CountLines(trace.out()) >= expected.size(); },
+                  absl::StrCat(expected.size(), " records"));
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+
+  const std::vector<json> records = JsonLines(trace.out());
+  ASSERT_EQ(records.size(), expected.size()) << trace.out();
+  for (size_t i = 0; i < records.size(); ++i) {
+    SCOPED_TRACE(records[i].dump());
+    for (const auto& [key, value] : expected[i].items()) EXPECT_EQ(records[i].at(key), value) << key;
+    EXPECT_FALSE(records[i].contains("no_reply"));
+  }
+  EXPECT_THAT(trace.err(), HasSubstr(" 2 flows, 9 commands, 9 replies, 0 unanswered, 0 pushes, "
+                                     "0 anomalies, 0 gaps (0 bytes)\n"));
+  EXPECT_THAT(trace.err(), HasSubstr("resptrace: eBPF: 0 records lost (ring buffer full, 0 payload "
+                                     "bytes), 0 payload bytes past the snaplen, 0 segments with "
+                                     "chunks missing\n"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, VethTest, ::testing::Values("tc", "xdp"),
+                         [](const auto& info) { return info.param; });
+
+// The BPF objects a process holds, from /proc/<pid>/fdinfo.
+struct HeldBpf {
+  std::set<uint32_t> prog_ids;
+  std::set<uint32_t> link_ids;
+  std::vector<std::string> links;  // "<link_type> ifindex <n>"
+};
+
+HeldBpf BpfHeldBy(pid_t pid) {
+  HeldBpf held;
+  const std::string dir = absl::StrCat("/proc/", pid, "/fdinfo");
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(entry.path());
+    std::string line, link_type, ifindex;
+    uint32_t prog_id = 0, link_id = 0;
+    while (std::getline(in, line)) {
+      const std::vector<std::string> kv = absl::StrSplit(line, absl::MaxSplits(':', 1));
+      if (kv.size() != 2) continue;
+      const std::string value(absl::StripAsciiWhitespace(kv[1]));
+      if (kv[0] == "prog_id") (void)absl::SimpleAtoi(value, &prog_id);
+      if (kv[0] == "link_id") (void)absl::SimpleAtoi(value, &link_id);
+      if (kv[0] == "link_type") link_type = value;
+      if (kv[0] == "ifindex") ifindex = value;
+    }
+    if (link_id != 0) {
+      held.link_ids.insert(link_id);
+      held.links.push_back(absl::StrCat(link_type, " ifindex ", ifindex));
+    } else if (prog_id != 0) {
+      held.prog_ids.insert(prog_id);
+    }
+  }
+  std::sort(held.links.begin(), held.links.end());
+  return held;
+}
+
+// Ids of every BPF link or program in the system (`what`: "link" or "prog").
+std::set<uint32_t> SystemBpfIds(const std::string& what) {
+  std::set<uint32_t> ids;
+  for (const json& o : json::parse(Check({"bpftool", "-j", what, "show"}))) {
+    ids.insert(o.at("id").get<uint32_t>());
+  }
+  return ids;
+}
+
+std::vector<uint32_t> Intersection(const std::set<uint32_t>& a, const std::set<uint32_t>& b) {
+  std::vector<uint32_t> out;
+  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  return out;
+}
+
+// Everything bpftool and tc can see attached to lo in `ns` (which is private to this test).
+void ExpectNothingAttachedToLo(const NetNamespace& ns) {
+  const json net = json::parse(Check(ns.Exec({"bpftool", "-j", "net", "show", "dev", "lo"})));
+  EXPECT_EQ(net, json::parse(R"([{"xdp":[],"tc":[],"flow_dissector":[]}])"));
+  EXPECT_EQ(Check(ns.Exec({"tc", "filter", "show", "dev", "lo", "ingress"})), "");
+  EXPECT_EQ(Check(ns.Exec({"tc", "filter", "show", "dev", "lo", "egress"})), "");
+}
+
+// After resptrace is gone, none of its links and programs exists any more.
+void ExpectReleased(const HeldBpf& held) {
+  EXPECT_THAT(Intersection(held.link_ids, SystemBpfIds("link")), ::testing::IsEmpty());
+  EXPECT_THAT(Intersection(held.prog_ids, SystemBpfIds("prog")), ::testing::IsEmpty());
+}
+
+class CleanupTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(CleanupTest, NothingStaysAttachedAfterSigintOrKill) {
+  const std::string backend = GetParam();
+  NetNamespace ns("bpf");
+  const std::vector<std::string> args = {"-i", "lo", "--backend", backend, "-p", "6379", "-o",
+                                         "json"};
+  // bpftool 7.1 does not list tcx links under `net show`: the process's own fds say what it
+  // attached, and their ids must be gone from the system afterwards.
+  const std::vector<std::string> attached = {backend == "tc" ? "tcx ifindex 1" : "xdp ifindex 1"};
+  const std::string capturing = absl::StrCat("resptrace: capturing on lo: ",
+                                             backend == "tc" ? "tcx egress" : "xdp", " (eBPF)\n");
+  ExpectNothingAttachedToLo(ns);
+
+  for (const char* how : {"SIGINT", "SIGKILL", "SIGINT after SIGKILL"}) {
+    SCOPED_TRACE(how);
+    Resptrace trace(ns, args);
+    SKIP_OR_FAIL_UNLESS_BPF(trace);
+    EXPECT_EQ(trace.err(), capturing);
+    const HeldBpf held = BpfHeldBy(trace.pid());
+    EXPECT_EQ(held.links, attached);
+    EXPECT_EQ(held.prog_ids.size(), 3u);  // tc ingress, tc egress, xdp: all loaded
+    // The checks below would see these ids if they were left.
+    EXPECT_THAT(Intersection(held.link_ids, SystemBpfIds("link")),
+                ::testing::ElementsAreArray(held.link_ids));
+    EXPECT_THAT(Intersection(held.prog_ids, SystemBpfIds("prog")),
+                ::testing::ElementsAreArray(held.prog_ids));
+    if (backend == "xdp") {
+      const json net = json::parse(Check(ns.Exec({"bpftool", "-j", "net", "show", "dev", "lo"})));
+      ASSERT_EQ(net.at(0).at("xdp").size(), 1u) << net;
+      EXPECT_EQ(net.at(0).at("xdp").at(0).at("devname"), "lo");
+    }
+
+    if (std::string(how) == "SIGKILL") {
+      trace.Signal(SIGKILL);
+      EXPECT_EQ(trace.WaitExit(), 128 + SIGKILL);
+    } else {
+      trace.Signal(SIGINT);
+      EXPECT_EQ(trace.WaitExit(), 0) << trace.err();
+      EXPECT_THAT(trace.err(), HasSubstr("resptrace: 0 packets, 0 flows, 0 commands"));
+    }
+    ExpectNothingAttachedToLo(ns);
+    ExpectReleased(held);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, CleanupTest, ::testing::Values("tc", "xdp"),
+                         [](const auto& info) { return info.param; });
+
+}  // namespace
+}  // namespace resptrace::live
