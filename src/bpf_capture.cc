@@ -73,6 +73,13 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   c->skel_ = resptrace_bpf__open();
   if (c->skel_ == nullptr) return LoadError(errno);
   c->skel_->rodata->snaplen = options.snaplen;
+  // Only the programs this hook uses are loaded: less to verify, and a kernel that would
+  // reject one of the others does not stand in the way.
+  if (options.hook == BpfHook::kTc) {
+    bpf_program__set_autoload(c->skel_->progs.resptrace_xdp, false);
+  } else {
+    bpf_program__set_autoload(c->skel_->progs.resptrace_tc_ingress, false);
+  }
   if (int err = bpf_map__set_max_entries(c->skel_->maps.rb, options.ring_bytes); err != 0) {
     return absl::InvalidArgumentError(absl::StrCat("bad ring buffer size ", options.ring_bytes,
                                                    ": a power of two of pages is needed"));

@@ -67,20 +67,30 @@ class LiveResptrace {
     close(err[1]);
     fds_[0] = out[0];
     fds_[1] = err[0];
-    WaitUntil(
-        [this] {
-          return err_.find("(libpcap)\n") != std::string::npos ||
-                 err_.find("(eBPF)\n") != std::string::npos;
-        },
-        "the line saying it is capturing");
+    try {
+      WaitUntil(
+          [this] {
+            return err_.find("(libpcap)\n") != std::string::npos ||
+                   err_.find("(eBPF)\n") != std::string::npos;
+          },
+          "the line saying it is capturing");
+    } catch (...) {
+      // A constructor that throws runs no destructor: stop the child here.
+      KillChild();
+      throw;
+    }
   }
-  ~LiveResptrace() {
+  ~LiveResptrace() { KillChild(); }
+
+  void KillChild() {
     if (pid_ > 0) {
       kill(pid_, SIGKILL);
       waitpid(pid_, nullptr, 0);
+      pid_ = -1;
     }
-    for (int fd : fds_) {
+    for (int& fd : fds_) {
       if (fd >= 0) close(fd);
+      fd = -1;
     }
   }
 
