@@ -15,6 +15,21 @@ CaptureReader::CaptureReader(std::string path, pcap* handle, PacketDecoder decod
 
 CaptureReader::~CaptureReader() { pcap_close(handle_); }
 
+bool CountDecoded(CaptureCounters& c, DecodeResult r, const Segment& s) {
+  switch (r) {
+    case DecodeResult::kTcp:
+      ++c.tcp_segments;
+      if (s.payload.size() < s.payload_len) ++c.snaplen_cut;
+      return true;
+    case DecodeResult::kNotIp: ++c.not_ip; break;
+    case DecodeResult::kNotTcp: ++c.not_tcp; break;
+    case DecodeResult::kFragment: ++c.ip_fragments; break;
+    case DecodeResult::kTruncated: ++c.truncated_headers; break;
+    case DecodeResult::kMalformed: ++c.malformed; break;
+  }
+  return false;
+}
+
 absl::StatusOr<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::string& path) {
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   errno = 0;
@@ -47,29 +62,10 @@ absl::Status CaptureReader::ReadAll(const std::function<void(const Segment&)>& o
   while ((rc = pcap_next_ex(handle_, &header, &data)) == 1) {
     ++counters_.packets;
     const std::string_view frame(reinterpret_cast<const char*>(data), header->caplen);
-    switch (decoder_.Decode(frame, header->len, segment)) {
-      case DecodeResult::kTcp:
-        ++counters_.tcp_segments;
-        if (segment.payload.size() < segment.payload_len) ++counters_.snaplen_cut;
-        // With nanosecond precision tv_usec holds nanoseconds.
-        segment.ts_ns = int64_t{header->ts.tv_sec} * 1'000'000'000 + header->ts.tv_usec;
-        on_segment(segment);
-        break;
-      case DecodeResult::kNotIp:
-        ++counters_.not_ip;
-        break;
-      case DecodeResult::kNotTcp:
-        ++counters_.not_tcp;
-        break;
-      case DecodeResult::kFragment:
-        ++counters_.ip_fragments;
-        break;
-      case DecodeResult::kTruncated:
-        ++counters_.truncated_headers;
-        break;
-      case DecodeResult::kMalformed:
-        ++counters_.malformed;
-        break;
+    if (CountDecoded(counters_, decoder_.Decode(frame, header->len, segment), segment)) {
+      // With nanosecond precision tv_usec holds nanoseconds.
+      segment.ts_ns = int64_t{header->ts.tv_sec} * 1'000'000'000 + header->ts.tv_usec;
+      on_segment(segment);
     }
   }
   if (rc == PCAP_ERROR_BREAK) return absl::OkStatus();  // clean end of file

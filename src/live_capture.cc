@@ -142,28 +142,9 @@ void LiveCapture::OnFrame(const pcap_pkthdr& header, const uint8_t* data) {
                         int64_t{header.ts.tv_usec} * (nano_ ? 1 : 1000);
   const std::string_view frame(reinterpret_cast<const char*>(data), header.caplen);
   if (frame_writer_ != nullptr) frame_writer_->WriteFrame(ts_ns, frame, header.len);
-  switch (decoder_.Decode(frame, header.len, segment_)) {
-    case DecodeResult::kTcp:
-      ++counters_.tcp_segments;
-      if (segment_.payload.size() < segment_.payload_len) ++counters_.snaplen_cut;
-      segment_.ts_ns = ts_ns;
-      (*on_segment_)(segment_);
-      break;
-    case DecodeResult::kNotIp:
-      ++counters_.not_ip;
-      break;
-    case DecodeResult::kNotTcp:
-      ++counters_.not_tcp;
-      break;
-    case DecodeResult::kFragment:
-      ++counters_.ip_fragments;
-      break;
-    case DecodeResult::kTruncated:
-      ++counters_.truncated_headers;
-      break;
-    case DecodeResult::kMalformed:
-      ++counters_.malformed;
-      break;
+  if (CountDecoded(counters_, decoder_.Decode(frame, header.len, segment_), segment_)) {
+    segment_.ts_ns = ts_ns;
+    (*on_segment_)(segment_);
   }
 }
 

@@ -27,6 +27,9 @@ struct CaptureCounters {
   uint64_t snaplen_cut = 0;        // segments whose payload was cut by the snaplen
 };
 
+// Counts one decoded frame in `c`; true when it is a TCP segment to hand on.
+bool CountDecoded(CaptureCounters& c, DecodeResult r, const Segment& s);
+
 class CaptureReader {
  public:
   // `path` is a pcap or pcapng file, or "-" for standard input.
