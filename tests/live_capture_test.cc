@@ -21,6 +21,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "live_resptrace.h"
 #include "redis_harness.h"
 
 namespace resptrace::live {
@@ -29,133 +30,6 @@ namespace {
 using json = nlohmann::json;
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
-using Clock = std::chrono::steady_clock;
-
-std::vector<json> JsonLines(const std::string& text) {
-  std::vector<json> out;
-  for (absl::string_view line : absl::StrSplit(text, '\n', absl::SkipEmpty())) {
-    out.push_back(json::parse(line));
-  }
-  return out;
-}
-
-size_t CountLines(const std::string& text) {
-  return static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
-}
-
-// resptrace capturing live in the background. The constructor returns once it says it is
-// capturing; the output is read as it comes, with deadlines, never with sleeps.
-class LiveResptrace {
- public:
-  explicit LiveResptrace(const std::vector<std::string>& args) {
-    int out[2], err[2];
-    if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) Fail("pipe2 failed");
-    std::vector<std::string> argv_store = {RESPTRACE_BINARY};
-    argv_store.insert(argv_store.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (std::string& a : argv_store) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = fork();
-    if (pid_ < 0) Fail("fork failed");
-    if (pid_ == 0) {
-      dup2(out[1], STDOUT_FILENO);
-      dup2(err[1], STDERR_FILENO);
-      execv(argv[0], argv.data());
-      _exit(127);
-    }
-    close(out[1]);
-    close(err[1]);
-    fds_[0] = out[0];
-    fds_[1] = err[0];
-    try {
-      WaitUntil(
-          [this] {
-            return err_.find("(libpcap)\n") != std::string::npos ||
-                   err_.find("(eBPF)\n") != std::string::npos;
-          },
-          "the line saying it is capturing");
-    } catch (...) {
-      // A constructor that throws runs no destructor: stop the child here.
-      KillChild();
-      throw;
-    }
-  }
-  ~LiveResptrace() { KillChild(); }
-
-  void KillChild() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-      pid_ = -1;
-    }
-    for (int& fd : fds_) {
-      if (fd >= 0) close(fd);
-      fd = -1;
-    }
-  }
-
-  const std::string& out() const { return out_; }
-  const std::string& err() const { return err_; }
-
-  // Reads output until `done` holds; throws if resptrace exits first or after `timeout`.
-  void WaitUntil(const std::function<bool()>& done, const std::string& what,
-                 std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    const Clock::time_point deadline = Clock::now() + timeout;
-    while (!done()) {
-      if (fds_[0] < 0 && fds_[1] < 0) Fail(absl::StrCat(what, " never came; resptrace exited"));
-      if (!ReadSome(deadline)) Fail(absl::StrCat(what, " did not come within ", timeout.count(), " ms"));
-    }
-  }
-  void WaitForRecords(size_t n) {
-    WaitUntil([&] { return CountLines(out_) >= n; }, absl::StrCat(n, " records"));
-  }
-
-  void Signal(int sig) { kill(pid_, sig); }
-
-  // Waits for resptrace to exit by itself; returns its exit status (128 + signal if killed).
-  int WaitExit(std::chrono::milliseconds timeout = std::chrono::milliseconds(10000)) {
-    WaitUntil([this] { return fds_[0] < 0 && fds_[1] < 0; }, "the end of resptrace's output",
-              timeout);
-    int status = 0;
-    while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-    }
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-
- private:
-  [[noreturn]] void Fail(const std::string& what) {
-    throw std::runtime_error(absl::StrCat(what, "; stdout: ", out_, "; stderr: ", err_));
-  }
-
-  // One poll and what it made readable; false on timeout.
-  bool ReadSome(Clock::time_point deadline) {
-    pollfd p[2] = {{fds_[0], POLLIN, 0}, {fds_[1], POLLIN, 0}};
-    const auto left =
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    const int rc = poll(p, 2, left < 0 ? 0 : static_cast<int>(left));
-    if (rc < 0 && errno == EINTR) return true;
-    if (rc <= 0) return false;
-    std::string* sinks[2] = {&out_, &err_};
-    for (int i = 0; i < 2; ++i) {
-      if (fds_[i] < 0 || p[i].revents == 0) continue;
-      char buf[65536];
-      const ssize_t n = read(fds_[i], buf, sizeof buf);
-      if (n > 0) {
-        sinks[i]->append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        close(fds_[i]);
-        fds_[i] = -1;
-      }
-    }
-    return true;
-  }
-
-  pid_t pid_ = -1;
-  int fds_[2] = {-1, -1};
-  std::string out_;
-  std::string err_;
-};
 
 // The fields of a command record that the script determines.
 json Expected(const RawConnection& c, const RedisServer& server,
@@ -188,11 +62,6 @@ void Exchange(RawConnection& c, const std::vector<std::string>& command, const s
 }
 
 const std::string kWrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
-
-bool RequireBpf() {
-  const char* v = std::getenv("RESPTRACE_REQUIRE_BPF");
-  return v != nullptr && std::string(v) == "1";
-}
 
 // The same script through each backend: libpcap, eBPF at TC, eBPF with XDP.
 class LiveBackendTest : public ::testing::TestWithParam<std::string> {};
