@@ -54,19 +54,22 @@ struct {
   __uint(max_entries, 8 * 1024 * 1024); /* the loader may resize before load */
 } rb SEC(".maps");
 
-/* Ports to keep (host byte order); filled by the loader. */
+/* Ports to keep: a bitmap of 65,536 bits (port p is bit p % 64 of word p / 64), filled by
+ * the loader. An array lookup is inlined by the verifier; a hash lookup per port would be
+ * two function calls and two hashes per packet. */
 struct {
-  __uint(type, BPF_MAP_TYPE_HASH);
-  __uint(max_entries, 64);
-  __type(key, __u16);
-  __type(value, __u8);
-} ports SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-  __uint(max_entries, RESPTRACE_BPF_CTR_COUNT);
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, RESPTRACE_BPF_PORT_WORDS);
   __type(key, __u32);
   __type(value, __u64);
+} ports SEC(".maps");
+
+/* One entry per CPU holding every counter: one lookup per packet, not one per increment. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct resptrace_bpf_counters);
 } counters SEC(".maps");
 
 /* Wire headers as plain structs: vmlinux.h's carry CO-RE relocations and bitfields that
@@ -111,9 +114,35 @@ struct tcp_header {
   __be16 urgent;
 };
 
-static __always_inline void count(__u32 index, __u64 n) {
-  __u64 *value = bpf_map_lookup_elem(&counters, &index);
-  if (value) *value += n;
+static __always_inline void count(struct resptrace_bpf_counters *ctr, __u32 index, __u64 n) {
+  ctr->value[index] += n;
+}
+
+/* Headers are read in place when they lie in the packet's linear part, the usual case: a
+ * helper call per header costs more than the bounds check. Otherwise (a non-linear skb,
+ * multi-buffer XDP) through the load helper. `var` is an lvalue of a header struct type. */
+#define HEADER_OFFSET_MAX 512
+#define load_header(ctx, xdp, offset, var)                                               \
+  ({                                                                                    \
+    long _err = 0;                                                                      \
+    __u32 _off = (offset);                                                              \
+    void *_data = packet_data(ctx, xdp);                                                \
+    void *_end = packet_end(ctx, xdp);                                                  \
+    if (_off <= HEADER_OFFSET_MAX && _data + _off + sizeof(var) <= _end)                \
+      (var) = *(typeof(var) *)(_data + _off);                                           \
+    else                                                                                \
+      _err = load_bytes(ctx, xdp, _off, &(var), sizeof(var));                           \
+    _err;                                                                               \
+  })
+
+static __always_inline void *packet_data(void *ctx, const bool xdp) {
+  return xdp ? (void *)(long)((struct xdp_md *)ctx)->data
+             : (void *)(long)((struct __sk_buff *)ctx)->data;
+}
+
+static __always_inline void *packet_end(void *ctx, const bool xdp) {
+  return xdp ? (void *)(long)((struct xdp_md *)ctx)->data_end
+             : (void *)(long)((struct __sk_buff *)ctx)->data_end;
 }
 
 /* `xdp` is a constant at every call site: the other branch is compiled out, so each
@@ -125,14 +154,14 @@ static __always_inline long load_bytes(void *ctx, const bool xdp, __u32 offset, 
 
 /* Reserves a record of class `capacity`, fills it with `header` and payload bytes
  * [chunk_offset, chunk_offset + chunk_len) and submits it. Returns 0 on success. */
-static __always_inline int emit_chunk(void *ctx, const bool xdp,
+static __always_inline int emit_chunk(void *ctx, const bool xdp, struct resptrace_bpf_counters *ctr,
                                       const struct resptrace_bpf_event *header,
                                       __u32 payload_offset, __u32 chunk_offset, __u32 chunk_len,
                                       const __u32 capacity) {
   struct resptrace_bpf_event *record =
       bpf_ringbuf_reserve(&rb, sizeof(struct resptrace_bpf_event) + capacity, 0);
   if (!record) {
-    count(RESPTRACE_BPF_CTR_RINGBUF_FULL, 1);
+    count(ctr, RESPTRACE_BPF_CTR_RINGBUF_FULL, 1);
     return -1;
   }
   __builtin_memcpy(record, header, sizeof(*header));
@@ -152,22 +181,22 @@ static __always_inline int emit_chunk(void *ctx, const bool xdp,
   __u64 flags = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
                                                                            : BPF_RB_NO_WAKEUP;
   bpf_ringbuf_submit(record, flags);
-  count(RESPTRACE_BPF_CTR_EMITTED, 1);
+  count(ctr, RESPTRACE_BPF_CTR_EMITTED, 1);
   return 0;
 }
 
 /* Sends header->captured_len payload bytes in ordered chunks: full CLASS_MAX chunks, then a
  * tail in the smallest class that holds it (a payload-less segment: one empty record).
  * Stops at the first chunk that cannot be sent and counts the bytes not sent. */
-static __always_inline void emit_segment(void *ctx, const bool xdp,
+static __always_inline void emit_segment(void *ctx, const bool xdp, struct resptrace_bpf_counters *ctr,
                                          const struct resptrace_bpf_event *header,
                                          __u32 payload_offset) {
   __u32 captured = header->captured_len;
   __u32 offset = 0;
   for (__u32 i = 0; i < RESPTRACE_BPF_CHUNKS_MAX; i++) {
     if (captured - offset <= CLASS_MAX) break;
-    if (emit_chunk(ctx, xdp, header, payload_offset, offset, CLASS_MAX, CLASS_MAX) != 0) {
-      count(RESPTRACE_BPF_CTR_LOST_BYTES, captured - offset);
+    if (emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, CLASS_MAX, CLASS_MAX) != 0) {
+      count(ctr, RESPTRACE_BPF_CTR_LOST_BYTES, captured - offset);
       return;
     }
     offset += CLASS_MAX;
@@ -175,14 +204,14 @@ static __always_inline void emit_segment(void *ctx, const bool xdp,
   __u32 tail = captured - offset;
   int failed;
   if (tail <= CLASS_SMALL)
-    failed = emit_chunk(ctx, xdp, header, payload_offset, offset, tail, CLASS_SMALL);
+    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_SMALL);
   else if (tail <= CLASS_MEDIUM)
-    failed = emit_chunk(ctx, xdp, header, payload_offset, offset, tail, CLASS_MEDIUM);
+    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_MEDIUM);
   else if (tail <= CLASS_LARGE)
-    failed = emit_chunk(ctx, xdp, header, payload_offset, offset, tail, CLASS_LARGE);
+    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_LARGE);
   else
-    failed = emit_chunk(ctx, xdp, header, payload_offset, offset, tail, CLASS_MAX);
-  if (failed) count(RESPTRACE_BPF_CTR_LOST_BYTES, tail);
+    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_MAX);
+  if (failed) count(ctr, RESPTRACE_BPF_CTR_LOST_BYTES, tail);
 }
 
 static __always_inline bool is_vlan(__u16 ethertype) {
@@ -191,25 +220,30 @@ static __always_inline bool is_vlan(__u16 ethertype) {
 }
 
 static __always_inline bool port_kept(__u16 port) {
-  return bpf_map_lookup_elem(&ports, &port) != NULL;
+  __u32 word = port / 64;
+  __u64 *bits = bpf_map_lookup_elem(&ports, &word);
+  return bits && (*bits & (1ull << (port % 64)));
 }
 
 /* Parses one frame of `packet_len` bytes and emits the records of a kept TCP segment. */
 static __always_inline void process(void *ctx, const bool xdp, __u8 direction, __u32 ifindex,
                                     __u32 packet_len) {
-  count(RESPTRACE_BPF_CTR_SEEN, 1);
+  __u32 zero = 0;
+  struct resptrace_bpf_counters *ctr = bpf_map_lookup_elem(&counters, &zero);
+  if (!ctr) return; /* never: the map has one entry per CPU */
+  count(ctr, RESPTRACE_BPF_CTR_SEEN, 1);
 
   __be16 ethertype_be;
-  if (load_bytes(ctx, xdp, ETH_HEADER_LEN - 2, &ethertype_be, sizeof(ethertype_be)) != 0) {
-    count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+  if (load_header(ctx, xdp, ETH_HEADER_LEN - 2, ethertype_be) != 0) {
+    count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
     return;
   }
   __u16 ethertype = bpf_ntohs(ethertype_be);
   __u32 offset = ETH_HEADER_LEN;
   for (int i = 0; i < VLAN_TAGS_MAX && is_vlan(ethertype); i++) {
     struct vlan_tag tag;
-    if (load_bytes(ctx, xdp, offset, &tag, sizeof(tag)) != 0) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+    if (load_header(ctx, xdp, offset, tag) != 0) {
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     ethertype = bpf_ntohs(tag.ethertype);
@@ -223,28 +257,28 @@ static __always_inline void process(void *ctx, const bool xdp, __u8 direction, _
   __u32 ip_end; /* offset one past the IP packet: excludes Ethernet padding */
   if (ethertype == ETHERTYPE_IPV4) {
     struct ipv4_header ip;
-    if (load_bytes(ctx, xdp, offset, &ip, sizeof(ip)) != 0) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+    if (load_header(ctx, xdp, offset, ip) != 0) {
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     __u32 header_len = (ip.version_ihl & 0x0F) * 4;
     __u32 total_len = bpf_ntohs(ip.total_length);
     if ((ip.version_ihl >> 4) != 4 || header_len < sizeof(ip)) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     if (bpf_ntohs(ip.fragment) & IPV4_FRAGMENT_MASK) {
-      count(RESPTRACE_BPF_CTR_FRAGMENTS, 1);
+      count(ctr, RESPTRACE_BPF_CTR_FRAGMENTS, 1);
       return;
     }
     if (ip.protocol != IPPROTO_TCP_NUM) {
-      count(RESPTRACE_BPF_CTR_NOT_TCP, 1);
+      count(ctr, RESPTRACE_BPF_CTR_NOT_TCP, 1);
       return;
     }
     /* total_length 0: a GSO/BIG TCP packet longer than 64 KiB; the frame says how long. */
     ip_end = total_len ? offset + total_len : packet_len;
     if ((total_len && total_len < header_len) || ip_end > packet_len) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     header.ip_version = 4;
@@ -253,31 +287,31 @@ static __always_inline void process(void *ctx, const bool xdp, __u8 direction, _
     l4_offset = offset + header_len;
   } else if (ethertype == ETHERTYPE_IPV6) {
     struct ipv6_header ip;
-    if (load_bytes(ctx, xdp, offset, &ip, sizeof(ip)) != 0 ||
+    if (load_header(ctx, xdp, offset, ip) != 0 ||
         (bpf_ntohl(ip.version_class_flow) >> 28) != 6) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     __u32 payload_len = bpf_ntohs(ip.payload_length);
     /* payload_length 0: a jumbogram (BIG TCP); the frame says how long. */
     ip_end = payload_len ? offset + IPV6_HEADER_LEN + payload_len : packet_len;
     if (ip_end > packet_len) {
-      count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+      count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
       return;
     }
     l4_offset = offset + IPV6_HEADER_LEN;
     __u8 next = ip.next_header;
     for (int i = 0; i < IPV6_EXT_MAX; i++) {
       if (next == IPV6_EXT_FRAGMENT) {
-        count(RESPTRACE_BPF_CTR_FRAGMENTS, 1);
+        count(ctr, RESPTRACE_BPF_CTR_FRAGMENTS, 1);
         return;
       }
       if (next != IPV6_EXT_HOP_BY_HOP && next != IPV6_EXT_ROUTING &&
           next != IPV6_EXT_DEST_OPTS && next != IPV6_EXT_AUTH)
         break;
       struct ipv6_extension ext;
-      if (load_bytes(ctx, xdp, l4_offset, &ext, sizeof(ext)) != 0) {
-        count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+      if (load_header(ctx, xdp, l4_offset, ext) != 0) {
+        count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
         return;
       }
       l4_offset += next == IPV6_EXT_AUTH ? (ext.length + 2) * 4 : (ext.length + 1) * 8;
@@ -287,31 +321,31 @@ static __always_inline void process(void *ctx, const bool xdp, __u8 direction, _
       bool extension = next == IPV6_EXT_HOP_BY_HOP || next == IPV6_EXT_ROUTING ||
                        next == IPV6_EXT_DEST_OPTS || next == IPV6_EXT_AUTH ||
                        next == IPV6_EXT_FRAGMENT;
-      count(extension ? RESPTRACE_BPF_CTR_NOT_PARSED : RESPTRACE_BPF_CTR_NOT_TCP, 1);
+      count(ctr, extension ? RESPTRACE_BPF_CTR_NOT_PARSED : RESPTRACE_BPF_CTR_NOT_TCP, 1);
       return;
     }
     header.ip_version = 6;
     __builtin_memcpy(header.saddr, ip.saddr, 16);
     __builtin_memcpy(header.daddr, ip.daddr, 16);
   } else {
-    count(is_vlan(ethertype) ? RESPTRACE_BPF_CTR_NOT_PARSED : RESPTRACE_BPF_CTR_NOT_TCP, 1);
+    count(ctr, is_vlan(ethertype) ? RESPTRACE_BPF_CTR_NOT_PARSED : RESPTRACE_BPF_CTR_NOT_TCP, 1);
     return;
   }
 
   struct tcp_header tcp;
-  if (load_bytes(ctx, xdp, l4_offset, &tcp, sizeof(tcp)) != 0) {
-    count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+  if (load_header(ctx, xdp, l4_offset, tcp) != 0) {
+    count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
     return;
   }
   __u32 payload_offset = l4_offset + (tcp.data_offset >> 4) * 4;
   if ((tcp.data_offset >> 4) * 4 < TCP_HEADER_LEN || payload_offset > ip_end) {
-    count(RESPTRACE_BPF_CTR_NOT_PARSED, 1);
+    count(ctr, RESPTRACE_BPF_CTR_NOT_PARSED, 1);
     return;
   }
   header.sport = bpf_ntohs(tcp.sport);
   header.dport = bpf_ntohs(tcp.dport);
   if (!port_kept(header.sport) && !port_kept(header.dport)) return;
-  count(RESPTRACE_BPF_CTR_KEPT, 1);
+  count(ctr, RESPTRACE_BPF_CTR_KEPT, 1);
 
   header.timestamp_ns = bpf_ktime_get_ns();
   header.cpu = bpf_get_smp_processor_id();
@@ -322,10 +356,10 @@ static __always_inline void process(void *ctx, const bool xdp, __u8 direction, _
   __u32 cap = snaplen < RESPTRACE_BPF_SNAPLEN_MAX ? snaplen : RESPTRACE_BPF_SNAPLEN_MAX;
   header.captured_len = header.payload_len < cap ? header.payload_len : cap;
   if (header.captured_len < header.payload_len) {
-    count(RESPTRACE_BPF_CTR_TRUNCATED, 1);
-    count(RESPTRACE_BPF_CTR_TRUNCATED_BYTES, header.payload_len - header.captured_len);
+    count(ctr, RESPTRACE_BPF_CTR_TRUNCATED, 1);
+    count(ctr, RESPTRACE_BPF_CTR_TRUNCATED_BYTES, header.payload_len - header.captured_len);
   }
-  emit_segment(ctx, xdp, &header, payload_offset);
+  emit_segment(ctx, xdp, ctr, &header, payload_offset);
 }
 
 SEC("tc")

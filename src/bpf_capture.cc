@@ -43,6 +43,20 @@ absl::Status LoadError(int err) {
       " (needs a kernel with BTF at /sys/kernel/btf/vmlinux; --backend pcap works without)"));
 }
 
+// Sets the kept ports in the program's bitmap (see RESPTRACE_BPF_PORT_WORDS).
+absl::Status SetPorts(int map_fd, const std::vector<uint16_t>& ports) {
+  std::vector<uint64_t> words(RESPTRACE_BPF_PORT_WORDS);
+  for (uint16_t p : ports) words[p / 64] |= uint64_t{1} << (p % 64);
+  for (uint32_t k = 0; k < words.size(); ++k) {
+    if (words[k] == 0) continue;
+    if (bpf_map_update_elem(map_fd, &k, &words[k], BPF_ANY) != 0) {
+      return absl::InternalError(
+          absl::StrCat("cannot set the ports to trace in the eBPF map: ", std::strerror(errno)));
+    }
+  }
+  return absl::OkStatus();
+}
+
 int64_t NowNs() {
   timespec t{};
   clock_gettime(CLOCK_REALTIME, &t);
@@ -86,12 +100,8 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   }
   if (int err = resptrace_bpf__load(c->skel_); err != 0) return LoadError(err);
 
-  const int ports = bpf_map__fd(c->skel_->maps.ports);
-  for (uint16_t p : options.server_ports) {
-    const uint8_t one = 1;
-    if (bpf_map_update_elem(ports, &p, &one, BPF_ANY) != 0) {
-      return absl::InternalError(absl::StrCat("cannot set port ", p, ": ", std::strerror(errno)));
-    }
+  if (absl::Status s = SetPorts(bpf_map__fd(c->skel_->maps.ports), options.server_ports); !s.ok()) {
+    return s;
   }
   c->ring_ = ring_buffer__new(bpf_map__fd(c->skel_->maps.rb), &BpfCapture::OnRecord, c.get(), nullptr);
   if (c->ring_ == nullptr) {
@@ -225,11 +235,11 @@ BpfCaptureCounters BpfCapture::Counters() const {
   out.attached_hooks = tc_.size() + xdp_.size();
   const int cpus = libbpf_num_possible_cpus();
   if (cpus <= 0) return out;
-  std::vector<uint64_t> values(static_cast<size_t>(cpus));
-  const int fd = bpf_map__fd(skel_->maps.counters);
-  for (uint32_t k = 0; k < RESPTRACE_BPF_CTR_COUNT; ++k) {
-    if (bpf_map_lookup_elem(fd, &k, values.data()) != 0) continue;
-    for (uint64_t v : values) out.kernel[k] += v;
+  std::vector<resptrace_bpf_counters> per_cpu(static_cast<size_t>(cpus));
+  const uint32_t key = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, per_cpu.data()) != 0) return out;
+  for (const resptrace_bpf_counters& c : per_cpu) {
+    for (uint32_t k = 0; k < RESPTRACE_BPF_CTR_COUNT; ++k) out.kernel[k] += c.value[k];
   }
   return out;
 }

@@ -56,8 +56,9 @@ std::string BpfProgramRunner::Load(const BpfProgramConfig& config, uint16_t port
   if (const int err = resptrace_bpf__load(skel_); err != 0) {
     return "loading the BPF programs failed (" + ErrnoText(err) + "): " + LibbpfLog();
   }
-  const uint8_t keep = 1;
-  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.ports), &port, &keep, BPF_ANY) != 0) {
+  const uint32_t word = port / 64;
+  const uint64_t bits = uint64_t{1} << (port % 64);
+  if (bpf_map_update_elem(bpf_map__fd(skel_->maps.ports), &word, &bits, BPF_ANY) != 0) {
     return "filling the ports map failed: " + ErrnoText(errno);
   }
   ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.rb), OnRecord, &records_, nullptr);
@@ -95,12 +96,13 @@ std::vector<BpfRecord> BpfProgramRunner::Poll(int timeout_ms) {
 
 BpfCounters BpfProgramRunner::ReadCounters() {
   BpfCounters total{};
-  std::vector<uint64_t> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
-  for (uint32_t i = 0; i < RESPTRACE_BPF_CTR_COUNT; ++i) {
-    if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &i, per_cpu.data()) != 0) {
-      continue;  // stays 0: the caller's exact comparison reports it
-    }
-    for (uint64_t v : per_cpu) total[i] += v;
+  std::vector<resptrace_bpf_counters> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));
+  const uint32_t key = 0;
+  if (bpf_map_lookup_elem(bpf_map__fd(skel_->maps.counters), &key, per_cpu.data()) != 0) {
+    return total;  // all 0: the caller's exact comparison reports it
+  }
+  for (const resptrace_bpf_counters& c : per_cpu) {
+    for (uint32_t i = 0; i < RESPTRACE_BPF_CTR_COUNT; ++i) total[i] += c.value[i];
   }
   return total;
 }

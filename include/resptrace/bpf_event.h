@@ -52,7 +52,7 @@ enum resptrace_bpf_direction {
   RESPTRACE_BPF_DIR_EGRESS = 1,  /* TC egress */
 };
 
-/* Indices into the per-CPU array map `counters` (values __u64; sum over CPUs). */
+/* Indices into struct resptrace_bpf_counters (per CPU; sum over CPUs). */
 enum resptrace_bpf_counter {
   RESPTRACE_BPF_CTR_SEEN = 0,       /* packets the program ran on */
   RESPTRACE_BPF_CTR_NOT_TCP,        /* well-formed but not TCP over IPv4/IPv6 (ARP, UDP...) */
@@ -66,6 +66,15 @@ enum resptrace_bpf_counter {
   RESPTRACE_BPF_CTR_TRUNCATED_BYTES, /* payload bytes past the snaplen */
   RESPTRACE_BPF_CTR_COUNT,
 };
+
+/* The value of the per-CPU map `counters` (one entry, key 0). */
+struct resptrace_bpf_counters {
+  __u64 value[RESPTRACE_BPF_CTR_COUNT];
+};
+
+/* The map `ports` is a bitmap of kept ports: port p is bit (p % 64) of the __u64 at key
+ * (p / 64). */
+#define RESPTRACE_BPF_PORT_WORDS (65536u / 64u)
 
 struct resptrace_bpf_event {
   __u64 timestamp_ns; /* bpf_ktime_get_ns(): CLOCK_MONOTONIC, not the Unix epoch */
