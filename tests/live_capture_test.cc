@@ -157,7 +157,7 @@ TEST(LiveCaptureTest, WithoutPrivilegesTheEbpfBackendSaysWhyAndFallsBack) {
   EXPECT_THAT(r.err, HasSubstr("CAP_NET_RAW and CAP_NET_ADMIN"));
 }
 
-TEST(LiveCaptureTest, AnyInterfaceUsesCookedHeadersAndSeesLoopbackOnce) {
+TEST(LiveCaptureTest, AnyInterfaceUsesCookedV2HeadersAndSeesLoopbackOnce) {
   RedisServer redis;
   TempDir dir;
   const std::string saved = dir.path() + "/any.pcap";
@@ -176,7 +176,7 @@ TEST(LiveCaptureTest, AnyInterfaceUsesCookedHeadersAndSeesLoopbackOnce) {
   ExpectRecords(JsonLines(trace.out()), expected);
   const ProcessResult dump = RunProcess({"tcpdump", "-nn", "-r", saved});
   ASSERT_EQ(dump.exit_status, 0) << dump.err;
-  EXPECT_THAT(dump.err, HasSubstr("link-type LINUX_SLL"));
+  EXPECT_THAT(dump.err, HasSubstr("link-type LINUX_SLL2 "));
 }
 
 TEST(LiveCaptureTest, CountStopsAfterExactlyThatManyCommands) {
