@@ -71,9 +71,10 @@ absl::StatusOr<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::st
   const bool standard_input = path == "-";
   const int fd = standard_input ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
+    const int err = errno;
     // Worded as libpcap words it when it opens the file itself.
-    const std::string why = absl::StrCat(path, ": ", std::strerror(errno));
-    if (errno == ENOENT) {
+    const std::string why = absl::StrCat(path, ": ", std::strerror(err));
+    if (err == ENOENT) {
       return absl::NotFoundError(
           absl::StrCat("cannot read capture ", path, ": ", why, " (check the path)"));
     }
@@ -81,13 +82,16 @@ absl::StatusOr<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::st
         absl::StrCat("cannot read capture ", path, ": ", why, " (is it a pcap or pcapng file?)"));
   }
   auto interfaces = std::make_unique<PcapngInterfaces>();
-  FILE* file = fopencookie(new ObservedInput{fd, !standard_input, interfaces.get()}, "rb",
+  auto input =
+      std::make_unique<ObservedInput>(ObservedInput{fd, !standard_input, interfaces.get()});
+  FILE* file = fopencookie(input.get(), "rb",
                            cookie_io_functions_t{ReadObserved, nullptr, nullptr, CloseObserved});
   if (file == nullptr) {
     const std::string why = std::strerror(errno);
     if (!standard_input) close(fd);
     return absl::InternalError(absl::StrCat("cannot read capture ", path, ": ", why));
   }
+  input.release();  // the stream's to delete, in CloseObserved
   char errbuf[PCAP_ERRBUF_SIZE] = {};
   // Nanosecond precision: libpcap scales microsecond files up, so one unit fits all.
   pcap* handle = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);

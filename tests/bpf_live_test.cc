@@ -435,7 +435,8 @@ TEST_P(BridgeTest, EachCommandOnceThoughTheBridgeAndTheVethBothCaptureIt) {
   EXPECT_GT(Duplicates(tcp), 0u) << trace.err();
 
   // The saved capture keeps each segment's interface: the same records, the same copies.
-  const ProcessResult replay = RunProcess({RESPTRACE_BINARY, "-r", saved, "-p", port, "-o", "json"});
+  const ProcessResult replay =
+      RunProcess({RESPTRACE_BINARY, "-r", saved, "-p", port, "-o", "json"});
   ASSERT_EQ(replay.exit_status, 0) << replay.err;
   EXPECT_EQ(replay.out, trace.out());
   EXPECT_EQ(TcpLine(replay.err), tcp);

@@ -139,7 +139,8 @@ TEST_P(LiveBackendTest, RecordsTheScriptOnceAndSavesAReplayableCapture) {
   // their interface.
   const ProcessResult dump = RunProcess({"tcpdump", "-nn", "-r", saved});
   ASSERT_EQ(dump.exit_status, 0) << dump.err;
-  EXPECT_THAT(dump.err, HasSubstr(backend == "pcap" ? "link-type EN10MB " : "link-type LINUX_SLL2 "));
+  EXPECT_THAT(dump.err,
+              HasSubstr(backend == "pcap" ? "link-type EN10MB " : "link-type LINUX_SLL2 "));
   EXPECT_THAT(replay.err, StartsWith(absl::StrCat("resptrace: ", CountLines(dump.out), " packets, 2 flows")));
 }
 

@@ -454,8 +454,8 @@ TEST(PacketDecoderTest, CookedHeadersGiveTheInterfaceAndDirection) {
   EXPECT_EQ(s.ifindex, 7u);
   EXPECT_FALSE(s.outgoing);
   // Cooked v1 says the direction, not the interface.
-  ASSERT_EQ(DecodeWhole(Decoder(DLT_LINUX_SLL), SllFrame(test::kEtherIpv4, ip, test::kPacketOutgoing),
-                        s),
+  ASSERT_EQ(DecodeWhole(Decoder(DLT_LINUX_SLL),
+                        SllFrame(test::kEtherIpv4, ip, test::kPacketOutgoing), s),
             DecodeResult::kTcp);
   EXPECT_EQ(s.ifindex, 0u);
   EXPECT_TRUE(s.outgoing);

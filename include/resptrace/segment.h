@@ -33,7 +33,7 @@ struct Segment {
   // interface is told apart from a retransmission: a kernel ifindex (eBPF, Linux cooked v2
   // frames) or a pcapng file's interface number + 1. 0: unknown.
   uint32_t ifindex = 0;
-  bool outgoing = false;  // sent by the capturing host, when the source says (else received or unknown)
+  bool outgoing = false;  // sent by the capturing host, when the source says so
 
   bool has(uint8_t flag) const { return (flags & flag) != 0; }
 };
