@@ -89,9 +89,11 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   c->skel_->rodata->snaplen = options.snaplen;
   // Only the programs this hook uses are loaded: less to verify, and a kernel that would
   // reject one of the others does not stand in the way.
+  // With XDP on every interface, TC ingress stands in where the kernel refuses XDP (see
+  // AttachTo).
   if (options.hook == BpfHook::kTc) {
     bpf_program__set_autoload(c->skel_->progs.resptrace_xdp, false);
-  } else {
+  } else if (options.interface != "any") {
     bpf_program__set_autoload(c->skel_->progs.resptrace_tc_ingress, false);
   }
   if (int err = bpf_map__set_max_entries(c->skel_->maps.rb, options.ring_bytes); err != 0) {
@@ -140,19 +142,25 @@ absl::Status BpfCapture::AttachTo(const NetInterface& i) {
 
   const bool lo = IsLoopback(i.name);
   std::vector<std::string> hooks;
-  if (options_.hook == BpfHook::kXdp) {
+  bool xdp = options_.hook == BpfHook::kXdp;
+  if (xdp) {
     bpf_link* l = bpf_program__attach_xdp(skel_->progs.resptrace_xdp, i.ifindex);
-    if (l == nullptr) {
+    const int err = errno;
+    if (l != nullptr) {
+      xdp_.push_back(l);
+      hooks.push_back("xdp");
+    } else if (err == EEXIST && bpf_program__fd(skel_->progs.resptrace_tc_ingress) >= 0) {
+      // The kernel refuses XDP on a port of a bridge (or bond) that has XDP itself.
+      xdp = false;
+    } else {
       return absl::UnavailableError(absl::StrCat("cannot attach XDP to ", i.name, ": ",
-                                                 std::strerror(errno)));
+                                                 std::strerror(err)));
     }
-    xdp_.push_back(l);
-    hooks.push_back("xdp");
   }
   // Loopback: each packet passes egress then ingress; one hook sees it once. Egress sees
   // GSO super-segments whole. With XDP, XDP has it at ingress already.
-  const bool ingress = options_.hook == BpfHook::kTc && !lo;
-  const bool egress = !(options_.hook == BpfHook::kXdp && lo);
+  const bool ingress = !xdp && !lo;
+  const bool egress = !(xdp && lo);
   for (const auto& [want, dir, prog] :
        {std::tuple{ingress, TcDirection::kIngress, skel_->progs.resptrace_tc_ingress},
         std::tuple{egress, TcDirection::kEgress, skel_->progs.resptrace_tc_egress}}) {

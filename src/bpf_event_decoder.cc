@@ -31,6 +31,8 @@ Segment BpfEventDecoder::SegmentOf(const resptrace_bpf_event& e) const {
   s.flags = e.tcp_flags;
   s.payload_len = e.payload_len;
   s.wire_len = e.payload_len;  // the program reports no frame length; the payload's will do
+  s.ifindex = e.ifindex;
+  s.outgoing = e.direction == RESPTRACE_BPF_DIR_EGRESS;
   return s;
 }
 

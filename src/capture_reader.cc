@@ -1,8 +1,13 @@
 #include "resptrace/capture_reader.h"
 
+#include <fcntl.h>
 #include <pcap/pcap.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -10,8 +15,12 @@
 
 namespace resptrace {
 
-CaptureReader::CaptureReader(std::string path, pcap* handle, PacketDecoder decoder)
-    : path_(std::move(path)), handle_(handle), decoder_(decoder) {}
+CaptureReader::CaptureReader(std::string path, pcap* handle, PacketDecoder decoder,
+                             std::unique_ptr<PcapngInterfaces> interfaces)
+    : path_(std::move(path)),
+      handle_(handle),
+      decoder_(decoder),
+      interfaces_(std::move(interfaces)) {}
 
 CaptureReader::~CaptureReader() { pcap_close(handle_); }
 
@@ -30,17 +39,64 @@ bool CountDecoded(CaptureCounters& c, DecodeResult r, const Segment& s) {
   return false;
 }
 
+namespace {
+
+// The capture file as libpcap reads it, every byte also shown to a PcapngInterfaces.
+struct ObservedInput {
+  int fd;
+  bool owns_fd;  // false for standard input
+  PcapngInterfaces* interfaces;
+};
+
+ssize_t ReadObserved(void* cookie, char* buf, size_t size) {
+  auto* in = static_cast<ObservedInput*>(cookie);
+  ssize_t n;
+  do {
+    n = read(in->fd, buf, size);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) in->interfaces->Observe(buf, static_cast<size_t>(n));
+  return n;
+}
+
+int CloseObserved(void* cookie) {
+  auto* in = static_cast<ObservedInput*>(cookie);
+  const int rc = in->owns_fd ? close(in->fd) : 0;
+  delete in;
+  return rc;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::string& path) {
-  char errbuf[PCAP_ERRBUF_SIZE] = {};
-  errno = 0;
-  // Nanosecond precision: libpcap scales microsecond files up, so one unit fits all.
-  pcap* handle =
-      pcap_open_offline_with_tstamp_precision(path.c_str(), PCAP_TSTAMP_PRECISION_NANO, errbuf);
-  if (handle == nullptr) {
-    if (errno == ENOENT) {
+  const bool standard_input = path == "-";
+  const int fd = standard_input ? STDIN_FILENO : open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    const int err = errno;
+    // Worded as libpcap words it when it opens the file itself.
+    const std::string why = absl::StrCat(path, ": ", std::strerror(err));
+    if (err == ENOENT) {
       return absl::NotFoundError(
-          absl::StrCat("cannot read capture ", path, ": ", errbuf, " (check the path)"));
+          absl::StrCat("cannot read capture ", path, ": ", why, " (check the path)"));
     }
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read capture ", path, ": ", why, " (is it a pcap or pcapng file?)"));
+  }
+  auto interfaces = std::make_unique<PcapngInterfaces>();
+  auto input =
+      std::make_unique<ObservedInput>(ObservedInput{fd, !standard_input, interfaces.get()});
+  FILE* file = fopencookie(input.get(), "rb",
+                           cookie_io_functions_t{ReadObserved, nullptr, nullptr, CloseObserved});
+  if (file == nullptr) {
+    const std::string why = std::strerror(errno);
+    if (!standard_input) close(fd);
+    return absl::InternalError(absl::StrCat("cannot read capture ", path, ": ", why));
+  }
+  input.release();  // the stream's to delete, in CloseObserved
+  char errbuf[PCAP_ERRBUF_SIZE] = {};
+  // Nanosecond precision: libpcap scales microsecond files up, so one unit fits all.
+  pcap* handle = pcap_fopen_offline_with_tstamp_precision(file, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+  if (handle == nullptr) {
+    std::fclose(file);
     return absl::InvalidArgumentError(absl::StrCat("cannot read capture ", path, ": ", errbuf,
                                                    " (is it a pcap or pcapng file?)"));
   }
@@ -51,7 +107,8 @@ absl::StatusOr<std::unique_ptr<CaptureReader>> CaptureReader::Open(const std::st
                         absl::StrCat("cannot read capture ", path, ": ",
                                      decoder.status().message()));
   }
-  return std::unique_ptr<CaptureReader>(new CaptureReader(path, handle, *decoder));
+  return std::unique_ptr<CaptureReader>(
+      new CaptureReader(path, handle, *decoder, std::move(interfaces)));
 }
 
 absl::Status CaptureReader::ReadAll(const std::function<void(const Segment&)>& on_segment) {
@@ -62,9 +119,16 @@ absl::Status CaptureReader::ReadAll(const std::function<void(const Segment&)>& o
   while ((rc = pcap_next_ex(handle_, &header, &data)) == 1) {
     ++counters_.packets;
     const std::string_view frame(reinterpret_cast<const char*>(data), header->caplen);
+    // Taken for every packet, decoded or not, to stay in step with the file's packet blocks.
+    const std::optional<uint32_t> pcapng_interface = interfaces_->TakeNext();
     if (CountDecoded(counters_, decoder_.Decode(frame, header->len, segment), segment)) {
       // With nanosecond precision tv_usec holds nanoseconds.
       segment.ts_ns = int64_t{header->ts.tv_sec} * 1'000'000'000 + header->ts.tv_usec;
+      // The frame's own interface (Linux cooked v2) is the capturing host's; a pcapng
+      // interface number counts from 0, and 0 means unknown here.
+      if (segment.ifindex == 0 && pcapng_interface.has_value()) {
+        segment.ifindex = *pcapng_interface + 1;
+      }
       on_segment(segment);
     }
   }

@@ -58,6 +58,8 @@ struct Collector::Connection {
   RespParser reply_parser;
   ParserFeed request_feed;
   ParserFeed reply_feed;
+  CopyFilter to_server_copies;
+  CopyFilter to_client_copies;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
   int64_t last_ts_ns = 0;
   bool handshake_seen = false;
@@ -124,6 +126,10 @@ void Collector::OnSegment(const Segment& seg) {
   bool from_client = false;
   Connection* c = Lookup(seg, &from_client);
   if (c == nullptr) return;
+  if ((from_client ? c->to_server_copies : c->to_client_copies).IsCopy(seg)) {
+    ++counters_.second_interface_copies;
+    return;
+  }
   c->last_ts_ns = seg.ts_ns;
   const bool has_ack = seg.has(tcp_flags::kAck);
   if (from_client) {

@@ -91,6 +91,10 @@ absl::StatusOr<std::unique_ptr<LiveCapture>> LiveCapture::Open(const LiveCapture
   pcap_set_tstamp_precision(handle, PCAP_TSTAMP_PRECISION_NANO);
   const int rc = pcap_activate(handle);
   if (rc < 0) return fail(ActivateError(o.interface, rc, handle));
+  // On "any", cooked v2 headers name each frame's interface, which tells a segment captured
+  // on two interfaces (a bridge, then a container's veth) from a retransmission. libpcap
+  // starts with v1; one too old for v2 leaves it, and copies count as retransmissions.
+  if (pcap_datalink(handle) == DLT_LINUX_SLL) pcap_set_datalink(handle, DLT_LINUX_SLL2);
 
   absl::StatusOr<PacketDecoder> decoder = PacketDecoder::ForLinkType(pcap_datalink(handle));
   if (!decoder.ok()) {

@@ -50,10 +50,12 @@ Shows every command a client sends to a Redis (RESP) server, its reply and its l
 decoded from live traffic or from a capture file.
 
 input:
-  -i, --interface IFACE    capture live on IFACE (default "any": every interface)
+  -i, --interface IFACE    capture live on IFACE (default "any": every interface; a segment
+                           captured on two, as between a host and its container, counts once)
   --backend tc|xdp|pcap    how to capture live (default tc): tc attaches eBPF programs at
                            TC ingress and egress (egress only on loopback), xdp at XDP
-                           ingress and TC egress; pcap uses libpcap. When eBPF cannot load
+                           ingress (TC on a bridge's ports, where the kernel refuses XDP)
+                           and TC egress; pcap uses libpcap. When eBPF cannot load
                            (privileges, no BTF), resptrace says why and uses libpcap
   -r, --read FILE          read a pcap or pcapng capture ("-" for standard input)
   -p, --ports LIST         server ports, comma-separated (default 6379)
@@ -62,7 +64,8 @@ input:
   -w, --write FILE         also save what is captured to FILE as pcap, to replay with -r or
                            open in tcpdump/Wireshark. It is the raw traffic: passwords (AUTH)
                            and every value are in it, unredacted. With -r, the input's TCP
-                           segments are written.
+                           segments are written. eBPF's and -r's segments get Linux cooked
+                           v2 headers, which keep the interface that captured each.
 
 output:
   -o, --output FORMAT      text (default): one line per command

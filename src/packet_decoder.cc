@@ -41,6 +41,8 @@ constexpr int kLinkTypeRaw = 101;
 constexpr size_t kEthernetHeaderLen = 14;
 constexpr size_t kVlanTagLen = 4;
 constexpr size_t kSllHeaderLen = 16;
+// The cooked headers' packet type for what the host sent (Linux PACKET_OUTGOING).
+constexpr uint8_t kSllPacketOutgoing = 4;
 constexpr size_t kSll2HeaderLen = 20;
 constexpr size_t kLoopbackHeaderLen = 4;
 constexpr size_t kIpv4MinHeaderLen = 20;
@@ -236,15 +238,20 @@ DecodeResult PacketDecoder::Decode(std::string_view frame, uint32_t wire_len, Se
   const Bytes b{reinterpret_cast<const uint8_t*>(frame.data()), frame.size(),
                 std::max<size_t>(wire_len, frame.size())};
   out.wire_len = static_cast<uint32_t>(b.wire);
+  out.ifindex = 0;
+  out.outgoing = false;
   switch (framing_) {
     case Framing::kEthernet:
       if (b.cap < kEthernetHeaderLen) return DecodeResult::kTruncated;
       return DecodeEtherType(Be16(b.p + 12), b.Skip(kEthernetHeaderLen), out);
     case Framing::kSll:
       if (b.cap < kSllHeaderLen) return DecodeResult::kTruncated;
+      out.outgoing = Be16(b.p) == kSllPacketOutgoing;
       return DecodeEtherType(Be16(b.p + 14), b.Skip(kSllHeaderLen), out);
     case Framing::kSll2:
       if (b.cap < kSll2HeaderLen) return DecodeResult::kTruncated;
+      out.ifindex = Be32(b.p + 4);
+      out.outgoing = b.p[10] == kSllPacketOutgoing;
       return DecodeEtherType(Be16(b.p), b.Skip(kSll2HeaderLen), out);
     case Framing::kLoopback:
       return DecodeLoopback(b, out);

@@ -13,14 +13,19 @@
 namespace resptrace {
 namespace {
 
-constexpr size_t kEthernetLen = 14;
+// Linux cooked v2: the only link header libpcap writes that carries the interface (for
+// telling copies from a second interface, include/resptrace/segment.h) and the direction.
+constexpr size_t kSll2Len = 20;
+constexpr uint16_t kArphrdNone = 0xFFFE;  // no link-layer header known
+constexpr uint8_t kPacketHost = 0;        // received
+constexpr uint8_t kPacketOutgoing = 4;
 constexpr size_t kIpv4Len = 20;
 constexpr size_t kIpv6Len = 40;
 constexpr size_t kTcpLen = 20;
 // The most TCP payload one IPv4 packet carries (its 16-bit total length covers both headers);
 // IPv6 could carry 20 bytes more, one limit for both keeps the split simple.
 constexpr uint32_t kMaxTcpPayload = 65535 - kIpv4Len - kTcpLen;
-constexpr size_t kMaxFrameLen = kEthernetLen + kIpv6Len + kTcpLen + kMaxTcpPayload;
+constexpr size_t kMaxFrameLen = kSll2Len + kIpv6Len + kTcpLen + kMaxTcpPayload;
 constexpr int kSegmentSnaplen = 262144;
 
 void Put16(uint8_t* p, uint32_t v) {
@@ -88,7 +93,7 @@ absl::StatusOr<std::unique_ptr<PcapWriter>> PcapWriter::ForFrames(const std::str
 }
 
 absl::StatusOr<std::unique_ptr<PcapWriter>> PcapWriter::ForSegments(const std::string& path) {
-  auto opened = OpenDump(path, DLT_EN10MB, kSegmentSnaplen);
+  auto opened = OpenDump(path, DLT_LINUX_SLL2, kSegmentSnaplen);
   if (!opened.ok()) return opened.status();
   auto writer = std::unique_ptr<PcapWriter>(new PcapWriter(path, opened->first, opened->second));
   writer->frame_ = std::make_unique<uint8_t[]>(kMaxFrameLen);
@@ -126,10 +131,13 @@ void PcapWriter::WriteSynthesized(const Segment& seg, uint32_t seq, uint8_t flag
   uint8_t* f = frame_.get();
   const bool v6 = seg.flow.src.addr.is_v6;
   const size_t ip_len = v6 ? kIpv6Len : kIpv4Len;
-  std::memset(f, 0, kEthernetLen + ip_len + kTcpLen);
-  // Ethernet: both addresses zero, the type says which IP follows.
-  Put16(f + 12, v6 ? 0x86dd : 0x0800);
-  uint8_t* ip = f + kEthernetLen;
+  std::memset(f, 0, kSll2Len + ip_len + kTcpLen);
+  Put16(f, v6 ? 0x86dd : 0x0800);  // which IP follows
+  Put32(f + 4, seg.ifindex);
+  Put16(f + 8, kArphrdNone);
+  f[10] = seg.outgoing ? kPacketOutgoing : kPacketHost;
+  // No link-layer address: its length, f[11], stays 0.
+  uint8_t* ip = f + kSll2Len;
   uint8_t* tcp = ip + ip_len;
   const uint32_t tcp_len = kTcpLen + payload_len;
   uint32_t pseudo_sum;
@@ -164,7 +172,7 @@ void PcapWriter::WriteSynthesized(const Segment& seg, uint32_t seq, uint8_t flag
   if (payload.size() == payload_len) {
     Put16(tcp + 16, FoldChecksum(SumWords(tcp, tcp_len, pseudo_sum)));
   }
-  const size_t headers = kEthernetLen + ip_len + kTcpLen;
+  const size_t headers = kSll2Len + ip_len + kTcpLen;
   WriteFrame(seg.ts_ns,
              std::string_view(reinterpret_cast<const char*>(f), headers + payload.size()),
              static_cast<uint32_t>(headers + payload_len));

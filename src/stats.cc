@@ -43,10 +43,11 @@ std::string FormatSummary(const Summary& s) {
   for (const auto& [name, v] : AnomalyCounters(s)) {
     if (v != 0) absl::StrAppend(&out, "  ", name, ": ", v, "\n");
   }
-  if (c.reassembly.retransmitted + c.reassembly.overlapping + c.reassembly.out_of_order != 0) {
-    absl::StrAppend(&out, "  tcp: ", c.reassembly.out_of_order, " out of order, ",
-                    c.reassembly.retransmitted, " retransmitted, ", c.reassembly.overlapping,
-                    " overlapping\n");
+  const ReassemblyCounters& r = c.reassembly;
+  if (r.out_of_order + r.retransmitted + r.overlapping + c.second_interface_copies != 0) {
+    absl::StrAppend(&out, "  tcp: ", r.out_of_order, " out of order, ", r.retransmitted,
+                    " retransmitted, ", r.overlapping, " overlapping, ",
+                    c.second_interface_copies, " duplicates from a second interface\n");
   }
   return out;
 }

@@ -12,10 +12,12 @@ namespace resptrace {
 namespace {
 
 std::string Record(uint32_t cpu, uint32_t seq, uint32_t payload_len, uint32_t captured_len,
-                   uint32_t offset, std::string_view chunk) {
+                   uint32_t offset, std::string_view chunk, uint32_t ifindex = 1,
+                   uint8_t direction = RESPTRACE_BPF_DIR_INGRESS) {
   resptrace_bpf_event e{};
   e.timestamp_ns = 1000;
-  e.ifindex = 1;
+  e.ifindex = ifindex;
+  e.direction = direction;
   e.cpu = cpu;
   e.ip_version = 4;
   e.tcp_flags = RESPTRACE_BPF_TCP_ACK | RESPTRACE_BPF_TCP_PSH;
@@ -40,6 +42,8 @@ struct Got {
   std::string flow, payload;
   uint32_t seq, payload_len;
   int64_t ts;
+  uint32_t ifindex;
+  bool outgoing;
 };
 
 std::vector<Got> Feed(BpfEventDecoder& d, const std::vector<std::string>& records) {
@@ -47,7 +51,7 @@ std::vector<Got> Feed(BpfEventDecoder& d, const std::vector<std::string>& record
   for (const std::string& r : records) {
     d.OnRecord(r.data(), r.size(), [&](const Segment& s) {
       got.push_back(Got{s.flow.src.ToString() + ">" + s.flow.dst.ToString(), std::string(s.payload),
-                        s.seq, s.payload_len, s.ts_ns});
+                        s.seq, s.payload_len, s.ts_ns, s.ifindex, s.outgoing});
     });
   }
   return got;
@@ -88,6 +92,19 @@ TEST(BpfEventDecoderTest, AMissingChunkKeepsWhatCameInOrder) {
   EXPECT_EQ(got[0].payload, "abc");
   EXPECT_EQ(got[0].payload_len, 9u);  // the other six bytes are missing: a gap downstream
   EXPECT_EQ(d.counters().broken_chunks, 1u);
+}
+
+TEST(BpfEventDecoderTest, SegmentsKeepTheirInterfaceAndDirection) {
+  BpfEventDecoder d(0);
+  auto got = Feed(d, {Record(0, 1, 5, 5, 0, "+OK\r\n", 7, RESPTRACE_BPF_DIR_EGRESS),
+                      Record(1, 9, 6, 6, 0, "abc", 8, RESPTRACE_BPF_DIR_INGRESS),
+                      Record(1, 9, 6, 6, 3, "def", 8, RESPTRACE_BPF_DIR_INGRESS)});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].ifindex, 7u);
+  EXPECT_TRUE(got[0].outgoing);
+  EXPECT_EQ(got[1].payload, "abcdef");
+  EXPECT_EQ(got[1].ifindex, 8u);
+  EXPECT_FALSE(got[1].outgoing);
 }
 
 TEST(BpfEventDecoderTest, MalformedRecordsAreCounted) {

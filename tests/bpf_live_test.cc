@@ -1,7 +1,8 @@
 // eBPF live capture end to end in network namespaces the test creates: a redis-server behind a
 // veth pair, traced on its veth end (ingress and egress hooks both attached), must be reported
-// command by command exactly once; and after resptrace exits, however it exits, none of its
-// programs or links stays attached.
+// command by command exactly once; so must one in a container behind a bridge, traced on every
+// interface of the host, where the bridge and the veth both capture each segment (libpcap too);
+// and after resptrace exits, however it exits, none of its programs or links stays attached.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -152,12 +153,14 @@ class NsConnection {
     socklen_t len = sizeof local;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&local), &len);
     endpoint_ = Endpoint(local);
+    server_ = Endpoint(to);
   }
   ~NsConnection() { close(fd_); }
   NsConnection(const NsConnection&) = delete;
   NsConnection& operator=(const NsConnection&) = delete;
 
   const std::string& endpoint() const { return endpoint_; }
+  const std::string& server() const { return server_; }
 
   void Send(std::string_view bytes) {
     while (!bytes.empty()) {
@@ -189,6 +192,7 @@ class NsConnection {
  private:
   int fd_ = -1;
   std::string endpoint_;
+  std::string server_;
 };
 
 // A value longer than the JSON sink keeps (512 bytes), as the sink shows it.
@@ -219,11 +223,11 @@ struct VethPair {
   NetNamespace client{"cli"};
 };
 
-// A redis-server listening on kServerIp:kPort inside `ns`; returns once it accepts connections.
+// A redis-server listening on ip:kPort inside `ns`; returns once it accepts connections.
 class NsRedisServer {
  public:
-  explicit NsRedisServer(const NetNamespace& ns)
-      : server_(ns.Exec({"redis-server", "--port", std::to_string(kPort), "--bind", kServerIp,
+  explicit NsRedisServer(const NetNamespace& ns, const std::string& ip = kServerIp)
+      : server_(ns.Exec({"redis-server", "--port", std::to_string(kPort), "--bind", ip,
                          "--protected-mode", "no", "--save", "", "--appendonly", "no", "--dir",
                          dir_.path(), "--daemonize", "no"})) {
     server_.WaitUntil(
@@ -242,7 +246,7 @@ json Expected(const NsConnection& c, const std::vector<std::string>& command,
               size_t reply_bytes) {
   return json{{"type", "command"},
               {"client", c.endpoint()},
-              {"server", absl::StrCat(kServerIp, ":", kPort)},
+              {"server", c.server()},
               {"cmd", command[0]},
               {"args", args},
               {"reply_type", reply_type},
@@ -264,25 +268,14 @@ void Exchange(NsConnection& c, const std::vector<std::string>& command, const st
 const std::string kWrongType =
     "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n";
 
-class VethTest : public ::testing::TestWithParam<std::string> {};
-
-TEST_P(VethTest, RecordsEachCommandOnceAcrossAVethPair) {
-  const std::string backend = GetParam();
-  VethPair net;
-  NsRedisServer redis(net.server);
-  Resptrace trace(net.server, {"-i", kServerVeth, "--backend", backend, "-p",
-                               std::to_string(kPort), "-o", "json"});
-  SKIP_OR_FAIL_UNLESS_BPF(trace);
-  // Requests come in at ingress (tcx, or XDP), replies leave at tcx egress.
-  EXPECT_EQ(trace.err(), absl::StrCat("resptrace: capturing on ", kServerVeth,
-                                      backend == "tc" ? ": tcx ingress, tcx egress (eBPF)\n"
-                                                      : ": xdp, tcx egress (eBPF)\n"));
-
+// The script the tests run from `client_ns` against the redis-server at server_ip:kPort, on
+// two connections; returns the records it must give, in order.
+std::vector<json> RunScript(const NetNamespace& client_ns, const std::string& server_ip) {
   std::vector<json> expected;
   // Larger than the veth's MTU both ways: several segments, or one GSO packet.
   const std::string big(6000, 'v');
   {
-    NsConnection c(net.client, kServerIp, kPort);
+    NsConnection c(client_ns, server_ip, kPort);
     Exchange(c, {"SET", "greeting", "hello"}, "+OK\r\n");
     expected.push_back(Expected(c, {"SET", "greeting", "hello"}, "simple", "OK", 5));
     Exchange(c, {"GET", "greeting"}, "$5\r\nhello\r\n");
@@ -305,22 +298,45 @@ TEST_P(VethTest, RecordsEachCommandOnceAcrossAVethPair) {
     expected.push_back(Expected(c, {"GET", "big"}, "bulk", Cut(big), big_reply.size()));
   }
   {
-    NsConnection c(net.client, kServerIp, kPort);
+    NsConnection c(client_ns, server_ip, kPort);
     Exchange(c, {"GET", "missing"}, "$-1\r\n");
     expected.push_back(Expected(c, {"GET", "missing"}, "null", nullptr, 5));
   }
-  trace.WaitUntil([&] { return CountLines(trace.out()) >= expected.size(); },
-                  absl::StrCat(expected.size(), " records"));
-  trace.Signal(SIGINT);
-  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  return expected;
+}
 
-  const std::vector<json> records = JsonLines(trace.out());
-  ASSERT_EQ(records.size(), expected.size()) << trace.out();
+// Each record has the fields `expected` gives it, and a reply.
+void ExpectRecords(const std::vector<json>& records, const std::vector<json>& expected,
+                   const std::string& output) {
+  ASSERT_EQ(records.size(), expected.size()) << output;
   for (size_t i = 0; i < records.size(); ++i) {
     SCOPED_TRACE(records[i].dump());
     for (const auto& [key, value] : expected[i].items()) EXPECT_EQ(records[i].at(key), value) << key;
     EXPECT_FALSE(records[i].contains("no_reply"));
   }
+}
+
+class VethTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(VethTest, RecordsEachCommandOnceAcrossAVethPair) {
+  const std::string backend = GetParam();
+  VethPair net;
+  NsRedisServer redis(net.server);
+  Resptrace trace(net.server, {"-i", kServerVeth, "--backend", backend, "-p",
+                               std::to_string(kPort), "-o", "json"});
+  SKIP_OR_FAIL_UNLESS_BPF(trace);
+  // Requests come in at ingress (tcx, or XDP), replies leave at tcx egress.
+  EXPECT_EQ(trace.err(), absl::StrCat("resptrace: capturing on ", kServerVeth,
+                                      backend == "tc" ? ": tcx ingress, tcx egress (eBPF)\n"
+                                                      : ": xdp, tcx egress (eBPF)\n"));
+
+  const std::vector<json> expected = RunScript(net.client, kServerIp);
+  trace.WaitUntil([&] { return CountLines(trace.out()) >= expected.size(); },
+                  absl::StrCat(expected.size(), " records"));
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+
+  ExpectRecords(JsonLines(trace.out()), expected, trace.out());
   EXPECT_THAT(trace.err(), HasSubstr(" 2 flows, 9 commands, 9 replies, 0 unanswered, 0 pushes, "
                                      "0 anomalies, 0 gaps (0 bytes)\n"));
   EXPECT_THAT(trace.err(), HasSubstr("resptrace: eBPF: 0 records lost (ring buffer full, 0 payload "
@@ -329,6 +345,109 @@ TEST_P(VethTest, RecordsEachCommandOnceAcrossAVethPair) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Backends, VethTest, ::testing::Values("tc", "xdp"),
+                         [](const auto& info) { return info.param; });
+
+constexpr char kBridgeIp[] = "10.199.2.1";
+constexpr char kContainerIp[] = "10.199.2.2";
+constexpr char kBridge[] = "rt-br0";
+constexpr char kHostVeth[] = "rt-vh0";
+constexpr char kContainerVeth[] = "rt-eth0";
+
+// A host with a container behind a bridge: in `host`, kBridge carries kBridgeIp and has one
+// port, kHostVeth, whose peer kContainerVeth is in `container` with kContainerIp. What the host
+// sends to the container leaves through the bridge and then through the veth; replies come in
+// the other way round. Everything dies with the namespaces.
+struct BridgedContainer {
+  BridgedContainer() {
+    Check({"ip", "-n", host.name(), "link", "add", kBridge, "type", "bridge"});
+    Check({"ip", "-n", host.name(), "link", "add", kHostVeth, "type", "veth", "peer", "name",
+           kContainerVeth, "netns", container.name()});
+    Check({"ip", "-n", host.name(), "link", "set", kHostVeth, "master", kBridge});
+    Check({"ip", "-n", host.name(), "addr", "add", absl::StrCat(kBridgeIp, "/24"), "dev", kBridge});
+    Check({"ip", "-n", container.name(), "addr", "add", absl::StrCat(kContainerIp, "/24"), "dev",
+           kContainerVeth});
+    Check({"ip", "-n", host.name(), "link", "set", kBridge, "up"});
+    Check({"ip", "-n", host.name(), "link", "set", kHostVeth, "up"});
+    Check({"ip", "-n", container.name(), "link", "set", kContainerVeth, "up"});
+  }
+  NetNamespace host{"host"};
+  NetNamespace container{"ctr"};
+};
+
+// The summary's tcp line, "  tcp: ... N duplicates from a second interface\n"; empty when
+// there is none.
+std::string TcpLine(const std::string& err) {
+  const size_t begin = err.find("  tcp: ");
+  if (begin == std::string::npos) return "";
+  return err.substr(begin, err.find('\n', begin) + 1 - begin);
+}
+
+// The N of the tcp line's "N duplicates from a second interface"; 0 without one.
+uint64_t Duplicates(const std::string& tcp_line) {
+  const size_t end = tcp_line.find(" duplicates from a second interface\n");
+  if (end == std::string::npos) return 0;
+  const size_t begin = tcp_line.rfind(' ', end - 1) + 1;
+  uint64_t n = 0;
+  return absl::SimpleAtoi(tcp_line.substr(begin, end - begin), &n) ? n : 0;
+}
+
+// With every interface traced, the bridge and the container's veth both capture each segment
+// between the host and its container: each command must still be reported once, the second
+// copies counted apart from retransmissions, and what -w saved must replay the same way.
+class BridgeTest : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(BridgeTest, EachCommandOnceThoughTheBridgeAndTheVethBothCaptureIt) {
+  const std::string backend = GetParam();
+  BridgedContainer net;
+  NsRedisServer redis(net.container, kContainerIp);
+  TempDir dir;
+  const std::string saved = dir.path() + "/any.pcap";
+  const std::string port = std::to_string(kPort);
+  Resptrace trace(net.host,
+                  {"-i", "any", "--backend", backend, "-p", port, "-o", "json", "-w", saved});
+  if (backend == "pcap") {
+    EXPECT_EQ(trace.err(), "resptrace: capturing on any (libpcap)\n");
+  } else {
+    SKIP_OR_FAIL_UNLESS_BPF(trace);
+    const std::string attached =
+        absl::StrCat("resptrace: capturing on lo: ", backend == "tc" ? "tcx egress" : "xdp", "; ",
+                     kBridge, ": ", backend == "tc" ? "tcx ingress" : "xdp", ", tcx egress; ",
+                     kHostVeth, ": ");
+    // The bridge has XDP first; kernels that refuse XDP below it get TC ingress on its port.
+    EXPECT_THAT(trace.err(),
+                ::testing::AnyOf(absl::StrCat(attached, "tcx ingress, tcx egress (eBPF)\n"),
+                                 absl::StrCat(attached, backend == "tc" ? "tcx ingress" : "xdp",
+                                              ", tcx egress (eBPF)\n")));
+  }
+
+  const std::vector<json> expected = RunScript(net.host, kContainerIp);
+  trace.WaitForRecords(expected.size());
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+
+  ExpectRecords(JsonLines(trace.out()), expected, trace.out());
+  EXPECT_THAT(trace.err(), HasSubstr(" 2 flows, 9 commands, 9 replies, 0 unanswered, 0 pushes, "
+                                     "0 anomalies, 0 gaps (0 bytes)\n"));
+  // Not one copy taken for a retransmission, an overlap or a reordering.
+  const std::string tcp = TcpLine(trace.err());
+  EXPECT_THAT(tcp, ::testing::StartsWith("  tcp: 0 out of order, 0 retransmitted, 0 overlapping, "))
+      << trace.err();
+  EXPECT_GT(Duplicates(tcp), 0u) << trace.err();
+
+  // The saved capture keeps each segment's interface: the same records, the same copies.
+  const ProcessResult replay =
+      RunProcess({RESPTRACE_BINARY, "-r", saved, "-p", port, "-o", "json"});
+  ASSERT_EQ(replay.exit_status, 0) << replay.err;
+  EXPECT_EQ(replay.out, trace.out());
+  EXPECT_EQ(TcpLine(replay.err), tcp);
+  if (backend == "pcap") {
+    // libpcap saw only the port's packets: the same summary too.
+    const std::string live_summary = trace.err().substr(trace.err().find("resptrace: ", 1));
+    EXPECT_EQ(replay.err, live_summary.substr(0, live_summary.find("resptrace: ", 1)));
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Backends, BridgeTest, ::testing::Values("tc", "xdp", "pcap"),
                          [](const auto& info) { return info.param; });
 
 // The BPF objects a process holds, from /proc/<pid>/fdinfo.

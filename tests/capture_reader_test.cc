@@ -3,8 +3,10 @@
 #include <pcap/pcap.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -34,6 +36,7 @@ struct Seen {
   uint8_t flags;
   std::string payload;
   uint32_t payload_len, wire_len;
+  uint32_t ifindex;
 };
 
 struct ReadResult {
@@ -46,7 +49,7 @@ ReadResult ReadCapture(CaptureReader& reader) {
   ReadResult r;
   r.status = reader.ReadAll([&](const Segment& s) {
     r.segments.push_back(Seen{s.ts_ns, s.flow, s.seq, s.ack, s.flags, std::string(s.payload),
-                              s.payload_len, s.wire_len});
+                              s.payload_len, s.wire_len, s.ifindex});
   });
   r.counters = reader.counters();
   return r;
@@ -499,6 +502,154 @@ TEST(CaptureReaderTest, CutPcapngDeliversEverythingBeforeIt) {
               StartsWith("capture " + path + " is damaged at frame 6 (after 5 good frames): "));
   EXPECT_EQ(r.segments.size(), 5u);
   std::remove(path.c_str());
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+using ::resptrace::test::PcapngBuilder;
+
+// A TCP segment to port 6379 whose sequence number says which it is.
+std::string Numbered(uint32_t seq) {
+  TcpHeader t;
+  t.seq = seq;
+  return TcpIpPacket("10.0.0.1", "10.0.0.2", t, "x");
+}
+
+std::vector<uint32_t> Seqs(const ReadResult& r) {
+  std::vector<uint32_t> seqs;
+  for (const Seen& s : r.segments) seqs.push_back(s.seq);
+  return seqs;
+}
+
+std::vector<uint32_t> Ifindexes(const ReadResult& r) {
+  std::vector<uint32_t> ifindexes;
+  for (const Seen& s : r.segments) ifindexes.push_back(s.ifindex);
+  return ifindexes;
+}
+
+TEST(CaptureReaderTest, PcapngPacketsCarryTheirInterfaceNumberPlusOne) {
+  PcapngBuilder b;
+  b.Interface(DLT_EN10MB);
+  b.Interface(DLT_EN10MB);
+  b.Packet(1, 1000, EthernetFrame(test::kEtherIpv4, Numbered(1)));
+  b.OtherBlock(0x40000BAD, 13);  // skipped by libpcap and by the interface count alike
+  b.Packet(0, 1001, EthernetFrame(test::kEtherArp, std::string(28, '\0')));  // not TCP: no segment
+  b.Packet(0, 1002, EthernetFrame(test::kEtherIpv4, Numbered(2)));
+  b.SimplePacket(EthernetFrame(test::kEtherIpv4, Numbered(3)));
+  // A second section numbers its interfaces from 0 again; here they follow the first's.
+  b.Section();
+  b.Interface(DLT_EN10MB);
+  b.Packet(0, 1003, EthernetFrame(test::kEtherIpv4, Numbered(4)));
+  const std::string path = TempPath("two-interfaces.pcapng");
+  test::WriteBytesToFile(path, b.bytes());
+  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const ReadResult r = ReadCapture(**reader);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Seqs(r), (std::vector<uint32_t>{1, 2, 3, 4}));
+  EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{2, 1, 1, 3}));
+  EXPECT_EQ(r.counters.packets, 5u);
+  std::remove(path.c_str());
+}
+
+TEST(CaptureReaderTest, BigEndianPcapngFromStandardInputCarriesInterfaces) {
+  PcapngBuilder b(/*big_endian=*/true);
+  b.Interface(DLT_EN10MB);
+  b.Interface(DLT_EN10MB);
+  b.Interface(DLT_EN10MB);
+  for (uint32_t i = 0; i < 6; ++i) {
+    b.Packet(2 - i % 3, 1000 + i, EthernetFrame(test::kEtherIpv4, Numbered(i)));
+  }
+  const std::string path = TempPath("big-endian.pcapng");
+  test::WriteBytesToFile(path, b.bytes());
+  ASSERT_NE(std::freopen(path.c_str(), "rb", stdin), nullptr);
+  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open("-");
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const ReadResult r = ReadCapture(**reader);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Seqs(r), (std::vector<uint32_t>{0, 1, 2, 3, 4, 5}));
+  EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{3, 2, 1, 3, 2, 1}));
+  EXPECT_EQ(r.segments[5].ts_ns, 1005);
+  std::remove(path.c_str());
+}
+
+TEST(CaptureReaderTest, CookedV2InterfaceWinsOverThePcapngOne) {
+  PcapngBuilder b;
+  b.Interface(DLT_LINUX_SLL2);  // "any": the frames say which interface
+  b.Packet(0, 1, Sll2Frame(test::kEtherIpv4, Numbered(1), 9));
+  b.Packet(0, 2, Sll2Frame(test::kEtherIpv4, Numbered(2), 0));
+  const std::string path = TempPath("sll2.pcapng");
+  test::WriteBytesToFile(path, b.bytes());
+  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const ReadResult r = ReadCapture(**reader);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{9, 1}));
+  std::remove(path.c_str());
+}
+
+TEST(CaptureReaderTest, PcapFramesHaveNoInterface) {
+  const std::string path = TempPath("plain.pcap");
+  {
+    PcapFileWriter w(path, DLT_EN10MB);
+    w.Write(1, EthernetFrame(test::kEtherIpv4, Numbered(1)));
+  }
+  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  const ReadResult r = ReadCapture(**reader);
+  ASSERT_EQ(r.segments.size(), 1u);
+  EXPECT_EQ(r.segments[0].ifindex, 0u);
+  std::remove(path.c_str());
+}
+
+// The reads libpcap makes come in any size: the interfaces are the same for every split.
+TEST(PcapngInterfacesTest, SameAnswersWhateverTheReadSizes) {
+  PcapngBuilder b;
+  b.Interface(DLT_EN10MB);
+  b.Interface(DLT_EN10MB);
+  b.Packet(1, 1, std::string(70'000, 'a'));  // larger than any read
+  b.OtherBlock(0x40000BAD, 1);
+  b.Packet(0, 2, "b");
+  b.SimplePacket("c");
+  b.Section();
+  b.Interface(DLT_EN10MB);
+  b.Packet(0, 3, "d");
+  const std::string& bytes = b.bytes();
+  for (size_t piece : {size_t{1}, size_t{3}, size_t{12}, size_t{4096}, bytes.size()}) {
+    SCOPED_TRACE(piece);
+    PcapngInterfaces interfaces;
+    for (size_t at = 0; at < bytes.size(); at += piece) {
+      interfaces.Observe(bytes.data() + at, std::min(piece, bytes.size() - at));
+    }
+    std::vector<uint32_t> got;
+    while (std::optional<uint32_t> id = interfaces.TakeNext()) got.push_back(*id);
+    EXPECT_EQ(got, (std::vector<uint32_t>{1, 0, 0, 2}));
+  }
+}
+
+TEST(PcapngInterfacesTest, OtherFilesAndBrokenBlocksGiveNoInterface) {
+  PcapngInterfaces pcap;
+  const std::string pcap_header = test::ReadFileBytes(DataPath("tcpdump/resp_2_inline.pcap"));
+  pcap.Observe(pcap_header.data(), pcap_header.size());
+  EXPECT_EQ(pcap.TakeNext(), std::nullopt);
+
+  PcapngBuilder b;
+  b.Interface(DLT_EN10MB);
+  b.Packet(0, 1, "a");
+  std::string bytes = b.bytes();
+  const std::string block_of_8 = std::string("\x06\0\0\0\x08\0\0\0\0\0\0\0", 12);
+  bytes += block_of_8;  // a length below the smallest block: libpcap stops there too
+  PcapngBuilder after;
+  after.Packet(0, 2, "b");
+  bytes += after.bytes();
+  PcapngInterfaces broken;
+  broken.Observe(bytes.data(), bytes.size());
+  EXPECT_EQ(broken.TakeNext(), 0u);
+  EXPECT_EQ(broken.TakeNext(), std::nullopt);
 }
 
 }  // namespace

@@ -314,3 +314,126 @@ TEST_F(CollectorTest, HostileStreamsAreCountedAndNeverMisPaired) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// `s` as captured on interface `ifindex`, `after_ns` after its own capture time.
+Segment On(Segment s, uint32_t ifindex, int64_t after_ns = 0) {
+  s.ifindex = ifindex;
+  s.ts_ns += after_ns;
+  return s;
+}
+
+constexpr uint32_t kBridge = 2;
+constexpr uint32_t kVeth = 3;
+
+TEST_F(CollectorTest, CopiesFromASecondInterfaceAreDroppedAndCounted) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  // Client to container: the bridge first, then the veth; replies the other way round.
+  const auto twice = [&c](const Segment& s, uint32_t first, uint32_t second) {
+    c.OnSegment(On(s, first));
+    c.OnSegment(On(s, second, 2'000));
+  };
+  twice(k.Syn(1'000'000), kBridge, kVeth);
+  twice(k.SynAck(2'000'000), kVeth, kBridge);
+  twice(k.FromClient("*1\r\n$4\r\nPING\r\n", 3'000'000), kBridge, kVeth);
+  twice(k.FromServer("+PONG\r\n", 4'000'000), kVeth, kBridge);
+  twice(k.FromClient("*1\r\n$4\r\nQUIT\r\n", 5'000'000), kBridge, kVeth);
+  twice(k.FromServer("+OK\r\n", 6'000'000), kVeth, kBridge);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "QUIT");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  const CollectorCounters& n = c.counters();
+  EXPECT_EQ(n.second_interface_copies, 6u);
+  EXPECT_EQ(n.segments, 12u);
+  EXPECT_EQ(n.reassembly.segments, 4u);  // the segments with payload, each pushed once
+  EXPECT_EQ(n.reassembly.retransmitted + n.reassembly.overlapping + n.reassembly.out_of_order,
+            0u);
+}
+
+TEST_F(CollectorTest, RetransmissionOnTheSameInterfaceStaysARetransmission) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  const Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000);
+  c.OnSegment(On(ping, kBridge));
+  // Sooner than any timer would resend, as a fast retransmission on a LAN can be.
+  c.OnSegment(On(ping, kBridge, 100'000));
+  c.OnSegment(On(k.FromServer("+PONG\r\n", 2'000'000), kBridge));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 1u);
+  EXPECT_EQ(c.counters().second_interface_copies, 0u);
+}
+
+TEST_F(CollectorTest, RetransmissionSeenOnBothInterfacesIsOneRetransmissionAndOneCopy) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  const Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000);
+  c.OnSegment(On(ping, kBridge));
+  c.OnSegment(On(ping, kVeth, 2'000));
+  // Resent 100 us later, within the copies' window: the bridge sees it a second time.
+  c.OnSegment(On(ping, kBridge, 100'000));
+  c.OnSegment(On(ping, kVeth, 102'000));
+  c.OnSegment(On(k.FromServer("+PONG\r\n", 2'000'000), kVeth));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 1u);
+  EXPECT_EQ(c.counters().second_interface_copies, 2u);
+}
+
+TEST_F(CollectorTest, CopiesAreRecognisedInWhicheverOrderTheyArrive) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(On(k.Syn(0), kVeth));
+  c.OnSegment(On(k.SynAck(0), kBridge));
+  const Segment first = k.FromClient("*2\r\n$3\r\nGET\r\n", 1'000'000);
+  const Segment second = k.FromClient("$1\r\na\r\n", 1'000'100);
+  const Segment reply = k.FromServer("$1\r\nx\r\n", 2'000'000);
+  // Interleaved, each interface's copy of a segment coming first once.
+  c.OnSegment(On(first, kBridge));
+  c.OnSegment(On(second, kVeth, 1'000));
+  c.OnSegment(On(second, kBridge));
+  c.OnSegment(On(first, kVeth, 5'000));
+  c.OnSegment(On(reply, kBridge, 3'000));
+  c.OnSegment(On(reply, kVeth));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].cmd, "GET");
+  EXPECT_EQ(sink_.seen[0].reply, "x");
+  EXPECT_EQ(c.counters().second_interface_copies, 3u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 0u);
+}
+
+TEST_F(CollectorTest, UnknownInterfaceNeverMakesACopy) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  const Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000);
+  c.OnSegment(On(ping, 0));
+  c.OnSegment(On(ping, 0, 1'000));
+  c.OnSegment(On(ping, kVeth, 2'000));
+  c.OnSegment(On(ping, 0, 3'000));
+  c.OnSegment(On(k.FromServer("+PONG\r\n", 2'000'000), 0));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 3u);
+  EXPECT_EQ(c.counters().second_interface_copies, 0u);
+}
+
+TEST_F(CollectorTest, SameSegmentOnAnotherInterfaceAfterTheWindowIsARetransmission) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  const Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000);
+  c.OnSegment(On(ping, kBridge));
+  c.OnSegment(On(ping, kVeth, CopyFilter::kWindowNs + 1));
+  c.Finish();
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 1u);
+  EXPECT_EQ(c.counters().second_interface_copies, 0u);
+}
+
+}  // namespace
+}  // namespace resptrace

@@ -441,6 +441,30 @@ TEST(PacketDecoderTest, MalformedTcpDataOffset) {
   }
 }
 
+TEST(PacketDecoderTest, CookedHeadersGiveTheInterfaceAndDirection) {
+  const std::string ip = TcpIpPacket("10.0.0.1", "10.0.0.2", SampleTcp(), kPayload);
+  Segment s;  // one segment for every frame, as the readers do: nothing may stick
+  ASSERT_EQ(DecodeWhole(Decoder(DLT_LINUX_SLL2),
+                        Sll2Frame(test::kEtherIpv4, ip, 42, test::kPacketOutgoing), s),
+            DecodeResult::kTcp);
+  EXPECT_EQ(s.ifindex, 42u);
+  EXPECT_TRUE(s.outgoing);
+  ASSERT_EQ(DecodeWhole(Decoder(DLT_LINUX_SLL2), Sll2Frame(test::kEtherIpv4, ip, 7), s),
+            DecodeResult::kTcp);
+  EXPECT_EQ(s.ifindex, 7u);
+  EXPECT_FALSE(s.outgoing);
+  // Cooked v1 says the direction, not the interface.
+  ASSERT_EQ(DecodeWhole(Decoder(DLT_LINUX_SLL),
+                        SllFrame(test::kEtherIpv4, ip, test::kPacketOutgoing), s),
+            DecodeResult::kTcp);
+  EXPECT_EQ(s.ifindex, 0u);
+  EXPECT_TRUE(s.outgoing);
+  ASSERT_EQ(DecodeWhole(Decoder(DLT_EN10MB), EthernetFrame(test::kEtherIpv4, ip), s),
+            DecodeResult::kTcp);
+  EXPECT_EQ(s.ifindex, 0u);
+  EXPECT_FALSE(s.outgoing);
+}
+
 TEST(PacketDecoderTest, Ipv4TotalLengthZeroUsesTheFrameLength) {
   Ipv4Header h;
   h.total_length_override = 0;  // as captured before TCP segmentation offload

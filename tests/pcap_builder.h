@@ -233,10 +233,15 @@ inline std::string EthernetFrame(uint16_t ethertype, std::string_view payload,
   return s;
 }
 
+// The cooked headers' packet types (Linux PACKET_*).
+inline constexpr uint8_t kPacketHost = 0;
+inline constexpr uint8_t kPacketOutgoing = 4;
+
 // Linux cooked capture v1 (DLT_LINUX_SLL, 16-byte header).
-inline std::string SllFrame(uint16_t protocol, std::string_view payload) {
+inline std::string SllFrame(uint16_t protocol, std::string_view payload,
+                            uint8_t packet_type = kPacketHost) {
   std::string s;
-  PutBe16(s, 0);  // packet type: to us
+  PutBe16(s, packet_type);
   PutBe16(s, 1);  // ARPHRD_ETHER
   PutBe16(s, 6);  // address length
   s += std::string("\x02\x00\x00\x00\x00\x01\x00\x00", 8);
@@ -246,13 +251,14 @@ inline std::string SllFrame(uint16_t protocol, std::string_view payload) {
 }
 
 // Linux cooked capture v2 (DLT_LINUX_SLL2, 20-byte header).
-inline std::string Sll2Frame(uint16_t protocol, std::string_view payload) {
+inline std::string Sll2Frame(uint16_t protocol, std::string_view payload, uint32_t ifindex = 2,
+                             uint8_t packet_type = kPacketHost) {
   std::string s;
   PutBe16(s, protocol);
-  PutBe16(s, 0);   // reserved
-  PutBe32(s, 2);   // interface index
-  PutBe16(s, 1);   // ARPHRD_ETHER
-  s.push_back(0);  // packet type
+  PutBe16(s, 0);  // reserved
+  PutBe32(s, ifindex);
+  PutBe16(s, 1);  // ARPHRD_ETHER
+  s.push_back(static_cast<char>(packet_type));
   s.push_back(6);  // address length
   s += std::string("\x02\x00\x00\x00\x00\x01\x00\x00", 8);
   s.append(payload);
@@ -308,6 +314,86 @@ class PcapFileWriter {
   size_t snaplen_;
   pcap_t* dead_ = nullptr;
   pcap_dumper_t* dumper_ = nullptr;
+};
+
+// Builds a pcapng file in memory (libpcap writes no pcapng): sections, interfaces with
+// nanosecond timestamps, enhanced and simple packet blocks, in either byte order.
+class PcapngBuilder {
+ public:
+  explicit PcapngBuilder(bool big_endian = false) : big_endian_(big_endian) { Section(); }
+
+  // Starts a new section, whose interfaces are numbered from 0 again.
+  void Section() {
+    std::string body;
+    Put32(body, 0x1A2B3C4D);  // byte-order magic
+    Put16(body, 1);           // version 1.0
+    Put16(body, 0);
+    Put32(body, 0xffffffff);  // section length: unknown
+    Put32(body, 0xffffffff);
+    Block(0x0A0D0D0A, body);
+  }
+  // Adds an interface to the current section; libpcap wants the same link type and snaplen
+  // for all.
+  void Interface(int dlt, uint32_t snaplen = 262144) {
+    std::string body;
+    Put16(body, static_cast<uint16_t>(dlt));
+    Put16(body, 0);
+    Put32(body, snaplen);
+    Put16(body, 9);  // if_tsresol: 10^-9 s
+    Put16(body, 1);
+    body += std::string("\x09\0\0\0", 4);
+    Put32(body, 0);  // opt_endofopt
+    Block(1, body);
+  }
+  void Packet(uint32_t interface, int64_t ts_ns, std::string_view frame) {
+    std::string body;
+    Put32(body, interface);
+    Put32(body, static_cast<uint32_t>(static_cast<uint64_t>(ts_ns) >> 32));
+    Put32(body, static_cast<uint32_t>(ts_ns));
+    Put32(body, static_cast<uint32_t>(frame.size()));
+    Put32(body, static_cast<uint32_t>(frame.size()));
+    body.append(frame);
+    Block(6, body);
+  }
+  // A simple packet block: no timestamp, on the section's first interface.
+  void SimplePacket(std::string_view frame) {
+    std::string body;
+    Put32(body, static_cast<uint32_t>(frame.size()));
+    body.append(frame);
+    Block(3, body);
+  }
+  // Any other block, which readers skip.
+  void OtherBlock(uint32_t type, size_t body_len) { Block(type, std::string(body_len, '\x5a')); }
+
+  const std::string& bytes() const { return bytes_; }
+
+ private:
+  void Put16(std::string& s, uint16_t v) const {
+    if (big_endian_) {
+      PutBe16(s, v);
+    } else {
+      s.push_back(static_cast<char>(v));
+      s.push_back(static_cast<char>(v >> 8));
+    }
+  }
+  void Put32(std::string& s, uint32_t v) const {
+    if (big_endian_) {
+      PutBe32(s, v);
+    } else {
+      PutLe32(s, v);
+    }
+  }
+  void Block(uint32_t type, std::string body) {
+    while (body.size() % 4 != 0) body.push_back('\0');
+    const uint32_t total = static_cast<uint32_t>(body.size() + 12);
+    Put32(bytes_, type);
+    Put32(bytes_, total);
+    bytes_ += body;
+    Put32(bytes_, total);
+  }
+
+  bool big_endian_;
+  std::string bytes_;
 };
 
 inline void WriteBytesToFile(const std::string& path, std::string_view bytes) {

@@ -27,6 +27,8 @@ struct Seen {
   std::string payload;
   uint32_t payload_len;
   uint32_t wire_len;
+  uint32_t ifindex;
+  bool outgoing;
 };
 
 class PcapWriterTest : public ::testing::Test {
@@ -47,7 +49,7 @@ class PcapWriterTest : public ::testing::Test {
     if (link_type != nullptr) *link_type = (*reader)->link_type();
     const absl::Status s = (*reader)->ReadAll([&](const Segment& g) {
       out.push_back({g.ts_ns, g.flow, g.seq, g.ack, g.flags, std::string(g.payload),
-                     g.payload_len, g.wire_len});
+                     g.payload_len, g.wire_len, g.ifindex, g.outgoing});
     });
     EXPECT_TRUE(s.ok()) << s;
     EXPECT_EQ((*reader)->counters().packets, out.size());
@@ -101,7 +103,7 @@ TEST_F(PcapWriterTest, SegmentsReadBackUnchangedOverIpv4AndIpv6) {
   }
   int link_type = -1;
   const std::vector<Seen> seen = ReadBack(&link_type);
-  EXPECT_EQ(link_type, DLT_EN10MB);
+  EXPECT_EQ(link_type, DLT_LINUX_SLL2);
   ASSERT_EQ(seen.size(), 3u);
   for (size_t i = 0; i < 3; ++i) {
     const Segment& want = i == 0 ? a : i == 1 ? b : syn;
@@ -115,9 +117,38 @@ TEST_F(PcapWriterTest, SegmentsReadBackUnchangedOverIpv4AndIpv6) {
   }
   EXPECT_EQ(seen[0].ack, 77u);
   EXPECT_EQ(seen[1].ack, b.ack);
-  // Ethernet + IPv4 + TCP headers, Ethernet + IPv6 + TCP headers.
-  EXPECT_EQ(seen[0].wire_len, 14u + 20 + 20 + set.size());
-  EXPECT_EQ(seen[1].wire_len, 14u + 40 + 20 + 5);
+  // Linux cooked v2 + IPv4 + TCP headers, Linux cooked v2 + IPv6 + TCP headers.
+  EXPECT_EQ(seen[0].wire_len, 20u + 20 + 20 + set.size());
+  EXPECT_EQ(seen[1].wire_len, 20u + 40 + 20 + 5);
+}
+
+TEST_F(PcapWriterTest, SegmentsKeepTheirInterfaceAndDirection) {
+  Segment sent;
+  sent.flow = {V4(1, 50000), V4(2, 6379)};
+  sent.flags = tcp_flags::kAck;
+  sent.payload = "PING\r\n";
+  sent.payload_len = 6;
+  sent.ifindex = 7;
+  sent.outgoing = true;
+  Segment received = sent;
+  received.flow = {V4(2, 6379), V4(1, 50000)};
+  received.ifindex = 0x01020304;
+  received.outgoing = false;
+  Segment unknown = received;
+  unknown.ifindex = 0;
+  {
+    auto w = PcapWriter::ForSegments(path_);
+    ASSERT_TRUE(w.ok()) << w.status();
+    for (const Segment* s : {&sent, &received, &unknown}) (*w)->WriteSegment(*s);
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  const std::vector<Seen> seen = ReadBack();
+  ASSERT_EQ(seen.size(), 3u);
+  EXPECT_EQ(seen[0].ifindex, 7u);
+  EXPECT_TRUE(seen[0].outgoing);
+  EXPECT_EQ(seen[1].ifindex, 0x01020304u);
+  EXPECT_FALSE(seen[1].outgoing);
+  EXPECT_EQ(seen[2].ifindex, 0u);
 }
 
 TEST_F(PcapWriterTest, OversizedSegmentIsSplitKeepingSequenceAndFlags) {
@@ -174,7 +205,7 @@ TEST_F(PcapWriterTest, MissingBytesStayMissing) {
   ASSERT_EQ(seen.size(), 1u);
   EXPECT_EQ(seen[0].payload, have);
   EXPECT_EQ(seen[0].payload_len, 100u);
-  EXPECT_EQ(seen[0].wire_len, 14u + 20 + 20 + 100);
+  EXPECT_EQ(seen[0].wire_len, 20u + 20 + 20 + 100);
 }
 
 TEST_F(PcapWriterTest, FramesAreWrittenAsGiven) {

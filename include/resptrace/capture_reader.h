@@ -10,6 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "resptrace/packet_decoder.h"
+#include "resptrace/pcapng_interfaces.h"
 #include "resptrace/segment.h"
 
 struct pcap;
@@ -38,7 +39,8 @@ class CaptureReader {
   CaptureReader(const CaptureReader&) = delete;
   CaptureReader& operator=(const CaptureReader&) = delete;
 
-  // Calls `on_segment` for every TCP segment, in file order, until the end of the file.
+  // Calls `on_segment` for every TCP segment, in file order, until the end of the file. A
+  // segment's ifindex is its Linux cooked v2 frame's, or its pcapng interface number + 1.
   // The segment's payload is valid only during the call. Returns OK at a clean end of
   // file; on a corrupt or truncated file, an error naming the file and the damage, after
   // every segment before the damage was delivered.
@@ -48,10 +50,13 @@ class CaptureReader {
   int link_type() const { return decoder_.link_type(); }
 
  private:
-  CaptureReader(std::string path, pcap* handle, PacketDecoder decoder);
+  CaptureReader(std::string path, pcap* handle, PacketDecoder decoder,
+                std::unique_ptr<PcapngInterfaces> interfaces);
   std::string path_;
   pcap* handle_;
   PacketDecoder decoder_;
+  // Fed by the handle's reads: closing the handle ends them.
+  std::unique_ptr<PcapngInterfaces> interfaces_;
   CaptureCounters counters_;
 };
 

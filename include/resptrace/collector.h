@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "resptrace/copy_filter.h"
 #include "resptrace/reassembler.h"
 #include "resptrace/record.h"
 #include "resptrace/resp_parser.h"
@@ -27,6 +28,8 @@ struct CollectorOptions {
 struct CollectorCounters {
   uint64_t segments = 0;          // segments offered
   uint64_t ignored_segments = 0;  // not to or from a server port
+  // Copies of a segment captured on a second interface, dropped (see CopyFilter).
+  uint64_t second_interface_copies = 0;
   uint64_t flows = 0;             // connections tracked
   uint64_t closed_fin = 0;
   uint64_t closed_rst = 0;

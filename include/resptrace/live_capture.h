@@ -23,7 +23,7 @@ namespace resptrace {
 class PcapWriter;
 
 struct LiveCaptureOptions {
-  std::string interface = "any";      // "any" captures on every interface (Linux cooked headers)
+  std::string interface = "any";      // "any" captures on every interface (Linux cooked v2 headers)
   std::vector<uint16_t> server_ports;  // only TCP to or from these ports is captured
   int snaplen = 262144;                // loopback frames reach 64 KiB, GSO ones more
   // The kernel ring. In immediate mode each slot holds a whole frame of up to the link's MTU,

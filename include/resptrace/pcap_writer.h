@@ -24,7 +24,8 @@ class PcapWriter {
   static absl::StatusOr<std::unique_ptr<PcapWriter>> ForFrames(const std::string& path,
                                                                int link_type, int snaplen);
   // For sources that only have segments (eBPF, a file read with -r): writes each one as a
-  // synthesized Ethernet + IPv4/IPv6 + TCP frame.
+  // synthesized Linux cooked v2 + IPv4/IPv6 + TCP frame, which keeps the segment's interface
+  // and direction.
   static absl::StatusOr<std::unique_ptr<PcapWriter>> ForSegments(const std::string& path);
   ~PcapWriter();  // closes the file; call Close() first to learn whether writing failed
   PcapWriter(const PcapWriter&) = delete;

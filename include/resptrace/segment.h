@@ -29,6 +29,11 @@ struct Segment {
   std::string_view payload;
   uint32_t payload_len = 0;  // TCP payload length on the wire
   uint32_t wire_len = 0;     // whole frame length on the wire
+  // The interface that captured it, so that a copy of a segment captured again on a second
+  // interface is told apart from a retransmission: a kernel ifindex (eBPF, Linux cooked v2
+  // frames) or a pcapng file's interface number + 1. 0: unknown.
+  uint32_t ifindex = 0;
+  bool outgoing = false;  // sent by the capturing host, when the source says so
 
   bool has(uint8_t flag) const { return (flags & flag) != 0; }
 };
