@@ -78,8 +78,10 @@ Collector::~Collector() = default;
 bool Collector::IsServerPort(uint16_t port) const { return server_port_[port]; }
 
 Collector::CanonicalKey Collector::Canonical(const FlowKey& k) {
-  const bool src_first = k.src.addr.bytes < k.dst.addr.bytes ||
-                         (k.src.addr.bytes == k.dst.addr.bytes && k.src.port <= k.dst.port);
+  // Any total order will do: it only has to put both directions under one key.
+  const auto src = k.src.addr.Words();
+  const auto dst = k.dst.addr.Words();
+  const bool src_first = src < dst || (src == dst && k.src.port <= k.dst.port);
   return src_first ? CanonicalKey{k.src, k.dst} : CanonicalKey{k.dst, k.src};
 }
 

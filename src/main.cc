@@ -1,4 +1,6 @@
 // resptrace: Redis (RESP) traffic, command by command, from the wire.
+#include <algorithm>
+#include <bit>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -182,6 +184,8 @@ int CaptureWithPcap(const Options& options) {
   resptrace::LiveCaptureOptions live;
   live.interface = options.interface;
   live.server_ports = options.collector.server_ports;
+  if (options.snaplen != 0) live.snaplen = static_cast<int>(options.snaplen);
+  if (options.buffer_mib != 0) live.buffer_bytes = static_cast<int>(options.buffer_mib << 20);
   auto capture = resptrace::LiveCapture::Open(live);
   if (!capture.ok()) {
     PrintError(capture.status());
@@ -219,6 +223,8 @@ std::unique_ptr<resptrace::BpfCapture> OpenBpf(const Options& options) {
   resptrace::BpfCaptureOptions bpf;
   bpf.interface = options.interface;
   bpf.server_ports = options.collector.server_ports;
+  if (options.snaplen != 0) bpf.snaplen = std::min<uint32_t>(options.snaplen, RESPTRACE_BPF_SNAPLEN_MAX);
+  if (options.buffer_mib != 0) bpf.ring_bytes = std::bit_ceil(options.buffer_mib) << 20;
   bpf.hook = options.backend == resptrace::Backend::kXdp ? resptrace::BpfHook::kXdp
                                                          : resptrace::BpfHook::kTc;
   auto capture = resptrace::BpfCapture::Open(bpf);

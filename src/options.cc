@@ -61,6 +61,14 @@ input:
   -p, --ports LIST         server ports, comma-separated (default 6379)
   -c, --count N            stop after N commands
   --duration SECONDS       stop capturing after this long (live only)
+  --snaplen BYTES          bytes kept of each segment, live only. eBPF: TCP payload bytes
+                           (default 262144, at most 524288; loopback's GSO segments reach
+                           131,032). pcap: bytes of each frame, headers included (default
+                           262144). Bytes past it are counted as not captured
+  --buffer-mb MIB          the kernel buffer between capture and resptrace, live only: the
+                           eBPF ring buffer (default 8, rounded up to a power of two) or
+                           libpcap's ring (default 64); at most 1024. A full buffer loses
+                           segments: they are counted, and become gaps
   -w, --write FILE         also save what is captured to FILE as pcap, to replay with -r or
                            open in tcpdump/Wireshark. It is the raw traffic: passwords (AUTH)
                            and every value are in it, unredacted. With -r, the input's TCP
@@ -160,6 +168,18 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       if (!n.ok()) return n.status();
       if (*n == 0) return Bad(arg, "0", "at least 1 second");
       o.duration_ns = static_cast<int64_t>(*n) * 1'000'000'000;
+      live_only = arg;
+    } else if (arg == "--snaplen") {
+      absl::StatusOr<uint64_t> n = need_uint(1u << 30);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1 byte");
+      o.snaplen = static_cast<uint32_t>(*n);
+      live_only = arg;
+    } else if (arg == "--buffer-mb") {
+      absl::StatusOr<uint64_t> n = need_uint(1024);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1 MiB");
+      o.buffer_mib = static_cast<uint32_t>(*n);
       live_only = arg;
     } else if (arg == "-p" || arg == "--ports") {
       absl::StatusOr<std::string_view> v = need_value();

@@ -17,6 +17,7 @@
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -144,6 +145,49 @@ TEST_P(LiveBackendTest, RecordsTheScriptOnceAndSavesAReplayableCapture) {
   EXPECT_THAT(replay.err, StartsWith(absl::StrCat("resptrace: ", CountLines(dump.out), " packets, 2 flows")));
 }
 
+TEST_P(LiveBackendTest, SnaplenCutsLargeValuesWithoutBreakingPairing) {
+  const std::string backend = GetParam();
+  RedisServer redis;
+  LiveResptrace trace({"-i", "lo", "--backend", backend, "-p", std::to_string(redis.port()), "-o",
+                       "json", "--snaplen", "200"});
+  if (backend != "pcap" && trace.err().find("using libpcap") != std::string::npos) {
+    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << trace.err();
+    GTEST_SKIP() << "the eBPF backend cannot load here (" << trace.err()
+                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";
+  }
+  const std::string value(1000, 'v');
+  json echo;
+  {
+    RawConnection c(redis.port());
+    Exchange(c, {"SET", "big", value}, "+OK\r\n");
+    Exchange(c, {"GET", "big"}, absl::StrCat("$1000\r\n", value, "\r\n"));
+    Exchange(c, {"ECHO", "hi"}, "$2\r\nhi\r\n");
+    echo = Expected(c, redis, {"ECHO", "hi"}, "bulk", "hi", 8);
+  }
+  trace.WaitForRecords(3);
+  trace.Signal(SIGINT);
+  ASSERT_EQ(trace.WaitExit(), 0) << trace.err();
+  const std::vector<json> records = JsonLines(trace.out());
+  ASSERT_EQ(records.size(), 3u) << trace.out();
+  // The bytes past the snaplen are missing bytes of the values, not lost messages: each
+  // reply stays with its command.
+  const json& set_value = records[0].at("args").at(1);
+  EXPECT_EQ(records[0].at("cmd"), "SET");
+  EXPECT_EQ(set_value.at("len"), 1000);
+  EXPECT_GT(set_value.at("missing").get<int>(), 800);
+  EXPECT_EQ(records[0].at("reply"), "OK");
+  EXPECT_EQ(records[1].at("cmd"), "GET");
+  EXPECT_EQ(records[1].at("reply").at("len"), 1000);
+  EXPECT_GT(records[1].at("reply").at("missing").get<int>(), 800);
+  ExpectRecords({records[2]}, {echo});
+  EXPECT_THAT(trace.err(), HasSubstr(" 3 commands, 3 replies, 0 unanswered,"));
+  EXPECT_THAT(trace.err(), HasSubstr("segments cut by the snaplen: 2\n"));
+  if (backend != "pcap") {
+    // (29 + 1000 + 2) - 200 bytes of the request, (7 + 1000 + 2) - 200 of the reply.
+    EXPECT_THAT(trace.err(), HasSubstr(", 1640 payload bytes past the snaplen,"));
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Backends, LiveBackendTest, ::testing::Values("pcap", "tc", "xdp"),
                          [](const auto& info) { return info.param; });
 
@@ -261,7 +305,9 @@ TEST(LiveCaptureTest, LiveOptionsWithAFileAreRejected) {
   for (const std::vector<std::string>& args :
        {std::vector<std::string>{"-r", "x.pcap", "-i", "lo"},
         std::vector<std::string>{"-r", "x.pcap", "--duration", "1"},
-        std::vector<std::string>{"-r", "x.pcap", "--backend", "tc"}}) {
+        std::vector<std::string>{"-r", "x.pcap", "--backend", "tc"},
+        std::vector<std::string>{"-r", "x.pcap", "--snaplen", "100"},
+        std::vector<std::string>{"-r", "x.pcap", "--buffer-mb", "16"}}) {
     std::vector<std::string> argv = {RESPTRACE_BINARY};
     argv.insert(argv.end(), args.begin(), args.end());
     const ProcessResult r = RunProcess(argv);
@@ -271,6 +317,15 @@ TEST(LiveCaptureTest, LiveOptionsWithAFileAreRejected) {
   const ProcessResult bad = RunProcess({RESPTRACE_BINARY, "--backend", "bpf"});
   EXPECT_EQ(bad.exit_status, 2);
   EXPECT_EQ(bad.err, "resptrace: bad value 'bpf' for --backend: tc, xdp or pcap (see --help)\n");
+  for (const auto& [flag, value, want] :
+       {std::tuple{"--snaplen", "0", "at least 1 byte"},
+        std::tuple{"--buffer-mb", "0", "at least 1 MiB"},
+        std::tuple{"--buffer-mb", "2048", "a whole number from 0 to 1024"}}) {
+    const ProcessResult r = RunProcess({RESPTRACE_BINARY, flag, value});
+    EXPECT_EQ(r.exit_status, 2);
+    EXPECT_EQ(r.err, absl::StrCat("resptrace: bad value '", value, "' for ", flag, ": ", want,
+                                  " (see --help)\n"));
+  }
 }
 
 TEST(LiveCaptureTest, FileCopiedWithWriteReplaysTheSame) {

@@ -24,6 +24,8 @@ struct Options {
   std::string write_file;     // -w: also save the capture there
   uint64_t max_commands = 0;  // -c: stop after this many commands; 0 = no limit
   int64_t duration_ns = 0;    // --duration: stop after this long; 0 = until stopped
+  uint32_t snaplen = 0;       // --snaplen: bytes kept per segment (eBPF) or frame (pcap); 0 = default
+  uint32_t buffer_mib = 0;    // --buffer-mb: the kernel buffer's size; 0 = the backend's default
   OutputFormat format = OutputFormat::kText;
   CollectorOptions collector;
   bool help = false;
