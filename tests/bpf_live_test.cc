@@ -92,14 +92,6 @@ class Resptrace : public LiveResptrace {
       : LiveResptrace(args, ns.Exec({})) {}
 };
 
-// Skips, or fails under RESPTRACE_REQUIRE_BPF=1, when resptrace could not load eBPF.
-#define SKIP_OR_FAIL_UNLESS_BPF(trace)                                                      \
-  if ((trace).FellBack()) {                                                                 \
-    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << (trace).err();         \
-    GTEST_SKIP() << "the eBPF backend cannot load here (" << (trace).err()                 \
-                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";                 \
-  }
-
 // Enters the namespace `name` for this thread while alive (sockets made meanwhile stay in it).
 class InNamespace {
  public:

@@ -76,11 +76,8 @@ TEST_P(LiveBackendTest, RecordsTheScriptOnceAndSavesAReplayableCapture) {
   LiveResptrace trace({"-i", "lo", "--backend", backend, "-p", port, "-o", "json", "-w", saved});
   if (backend == "pcap") {
     EXPECT_EQ(trace.err(), "resptrace: capturing on lo (libpcap)\n");
-  } else if (trace.err().find("using libpcap") != std::string::npos) {
-    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << trace.err();
-    GTEST_SKIP() << "the eBPF backend cannot load here (" << trace.err()
-                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";
   } else {
+    SKIP_OR_FAIL_UNLESS_BPF(trace);
     // On loopback one hook sees each packet once: TC egress, or XDP at ingress.
     EXPECT_EQ(trace.err(), backend == "tc" ? "resptrace: capturing on lo: tcx egress (eBPF)\n"
                                            : "resptrace: capturing on lo: xdp (eBPF)\n");
@@ -150,10 +147,8 @@ TEST_P(LiveBackendTest, SnaplenCutsLargeValuesWithoutBreakingPairing) {
   RedisServer redis;
   LiveResptrace trace({"-i", "lo", "--backend", backend, "-p", std::to_string(redis.port()), "-o",
                        "json", "--snaplen", "200"});
-  if (backend != "pcap" && trace.err().find("using libpcap") != std::string::npos) {
-    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << trace.err();
-    GTEST_SKIP() << "the eBPF backend cannot load here (" << trace.err()
-                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";
+  if (backend != "pcap") {
+    SKIP_OR_FAIL_UNLESS_BPF(trace);
   }
   const std::string value(1000, 'v');
   json echo;

@@ -180,6 +180,14 @@ class LiveResptrace : public BackgroundProcess {
   }
 };
 
+// Skips, or fails under RESPTRACE_REQUIRE_BPF=1, when resptrace could not load eBPF.
+#define SKIP_OR_FAIL_UNLESS_BPF(trace)                                                      \
+  if ((trace).FellBack()) {                                                                 \
+    if (RequireBpf()) FAIL() << "the eBPF backend did not load: " << (trace).err();         \
+    GTEST_SKIP() << "the eBPF backend cannot load here (" << (trace).err()                 \
+                 << "); set RESPTRACE_REQUIRE_BPF=1 to make this a failure";                 \
+  }
+
 }  // namespace resptrace::live
 
 #endif  // RESPTRACE_TESTS_LIVE_RESPTRACE_H_
