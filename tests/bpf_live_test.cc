@@ -476,12 +476,18 @@ HeldBpf BpfHeldBy(pid_t pid) {
   return held;
 }
 
-// Ids of every BPF link or program in the system (`what`: "link" or "prog").
+// Ids of every BPF link or program in the system (`what`: "link" or "prog"). bpftool fails
+// when an object it has just listed goes away before it reads it, as other tests running in
+// parallel detach theirs: a few more tries, then the failure is real.
 std::set<uint32_t> SystemBpfIds(const std::string& what) {
-  std::set<uint32_t> ids;
-  for (const json& o : json::parse(Check({"bpftool", "-j", what, "show"}))) {
-    ids.insert(o.at("id").get<uint32_t>());
+  const std::vector<std::string> argv = {"bpftool", "-j", what, "show"};
+  ProcessResult r = RunProcess(argv);
+  for (int attempt = 1; attempt < 5 && r.exit_status != 0; ++attempt) r = RunProcess(argv);
+  if (r.exit_status != 0) {
+    Fail(absl::StrCat(absl::StrJoin(argv, " "), " exited with ", r.exit_status, ": ", r.err));
   }
+  std::set<uint32_t> ids;
+  for (const json& o : json::parse(r.out)) ids.insert(o.at("id").get<uint32_t>());
   return ids;
 }
 
