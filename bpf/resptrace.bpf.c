@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /* Kernel side of live tracing: TC ingress/egress and XDP programs that parse
  * Ethernet / VLAN / IPv4 / IPv6 / TCP, keep the segments whose source or destination port
- * is in the `ports` map, and copy them to the ring buffer `rb` as records laid out in
+ * is in the `ports` map, and copy them to their CPU's ring buffer as records laid out in
  * include/resptrace/bpf_event.h. They never drop traffic.
  *
  * Every read of packet bytes goes through bpf_skb_load_bytes / bpf_xdp_load_bytes:
@@ -49,10 +49,20 @@ const volatile __u32 snaplen = RESPTRACE_BPF_SNAPLEN_DEFAULT; /* payload bytes p
  * holds this many bytes; then every submit wakes it, so it never sleeps on a filling ring. */
 const volatile __u64 wakeup_bytes = RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT;
 
-struct {
+/* One ring buffer per CPU, at the CPU's index: a program only ever touches its own CPU's
+ * ring, so producers on different CPUs share no lock and no cache line. The loader sizes
+ * the template, creates the rings and fills the array; user space merges the rings by
+ * timestamp (src/bpf_ring_set.cc). */
+struct ring_template {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
-  __uint(max_entries, 8 * 1024 * 1024); /* the loader may resize before load */
-} rb SEC(".maps");
+  __uint(max_entries, 4 * 1024 * 1024);
+};
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+  __uint(max_entries, 1); /* the loader sets one entry per possible CPU */
+  __type(key, __u32);
+  __array(values, struct ring_template);
+} rings SEC(".maps");
 
 /* Ports to keep: a bitmap of 65,536 bits (port p is bit p % 64 of word p / 64), filled by
  * the loader. An array lookup is inlined by the verifier; a hash lookup per port would be
@@ -152,14 +162,15 @@ static __always_inline long load_bytes(void *ctx, const bool xdp, __u32 offset, 
   return xdp ? bpf_xdp_load_bytes(ctx, offset, to, len) : bpf_skb_load_bytes(ctx, offset, to, len);
 }
 
-/* Reserves a record of class `capacity`, fills it with `header` and payload bytes
+/* Reserves a record of class `capacity` in `ring`, fills it with `header` and payload bytes
  * [chunk_offset, chunk_offset + chunk_len) and submits it. Returns 0 on success. */
-static __always_inline int emit_chunk(void *ctx, const bool xdp, struct resptrace_bpf_counters *ctr,
+static __always_inline int emit_chunk(void *ctx, const bool xdp, void *ring,
+                                      struct resptrace_bpf_counters *ctr,
                                       const struct resptrace_bpf_event *header,
                                       __u32 payload_offset, __u32 chunk_offset, __u32 chunk_len,
                                       const __u32 capacity) {
   struct resptrace_bpf_event *record =
-      bpf_ringbuf_reserve(&rb, sizeof(struct resptrace_bpf_event) + capacity, 0);
+      bpf_ringbuf_reserve(ring, sizeof(struct resptrace_bpf_event) + capacity, 0);
   if (!record) {
     count(ctr, RESPTRACE_BPF_CTR_RINGBUF_FULL, 1);
     return -1;
@@ -178,7 +189,7 @@ static __always_inline int emit_chunk(void *ctx, const bool xdp, struct resptrac
       return -1;
     }
   }
-  __u64 flags = bpf_ringbuf_query(&rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+  __u64 flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
                                                                            : BPF_RB_NO_WAKEUP;
   bpf_ringbuf_submit(record, flags);
   count(ctr, RESPTRACE_BPF_CTR_EMITTED, 1);
@@ -188,14 +199,15 @@ static __always_inline int emit_chunk(void *ctx, const bool xdp, struct resptrac
 /* Sends header->captured_len payload bytes in ordered chunks: full CLASS_MAX chunks, then a
  * tail in the smallest class that holds it (a payload-less segment: one empty record).
  * Stops at the first chunk that cannot be sent and counts the bytes not sent. */
-static __always_inline void emit_segment(void *ctx, const bool xdp, struct resptrace_bpf_counters *ctr,
+static __always_inline void emit_segment(void *ctx, const bool xdp, void *ring,
+                                         struct resptrace_bpf_counters *ctr,
                                          const struct resptrace_bpf_event *header,
                                          __u32 payload_offset) {
   __u32 captured = header->captured_len;
   __u32 offset = 0;
   for (__u32 i = 0; i < RESPTRACE_BPF_CHUNKS_MAX; i++) {
     if (captured - offset <= CLASS_MAX) break;
-    if (emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, CLASS_MAX, CLASS_MAX) != 0) {
+    if (emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, CLASS_MAX, CLASS_MAX) != 0) {
       count(ctr, RESPTRACE_BPF_CTR_LOST_BYTES, captured - offset);
       return;
     }
@@ -204,13 +216,13 @@ static __always_inline void emit_segment(void *ctx, const bool xdp, struct respt
   __u32 tail = captured - offset;
   int failed;
   if (tail <= CLASS_SMALL)
-    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_SMALL);
+    failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_SMALL);
   else if (tail <= CLASS_MEDIUM)
-    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_MEDIUM);
+    failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_MEDIUM);
   else if (tail <= CLASS_LARGE)
-    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_LARGE);
+    failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_LARGE);
   else
-    failed = emit_chunk(ctx, xdp, ctr, header, payload_offset, offset, tail, CLASS_MAX);
+    failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_MAX);
   if (failed) count(ctr, RESPTRACE_BPF_CTR_LOST_BYTES, tail);
 }
 
@@ -359,7 +371,14 @@ static __always_inline void process(void *ctx, const bool xdp, __u8 direction, _
     count(ctr, RESPTRACE_BPF_CTR_TRUNCATED, 1);
     count(ctr, RESPTRACE_BPF_CTR_TRUNCATED_BYTES, header.payload_len - header.captured_len);
   }
-  emit_segment(ctx, xdp, ctr, &header, payload_offset);
+  /* No ring: a CPU that came online after the loader made the rings. */
+  void *ring = bpf_map_lookup_elem(&rings, &header.cpu);
+  if (!ring) {
+    count(ctr, RESPTRACE_BPF_CTR_RINGBUF_FULL, 1);
+    count(ctr, RESPTRACE_BPF_CTR_LOST_BYTES, header.captured_len);
+    return;
+  }
+  emit_segment(ctx, xdp, ring, ctr, &header, payload_offset);
 }
 
 SEC("tc")

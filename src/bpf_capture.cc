@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 
@@ -57,9 +58,9 @@ absl::Status SetPorts(int map_fd, const std::vector<uint16_t>& ports) {
   return absl::OkStatus();
 }
 
-int64_t NowNs() {
+int64_t NowNs(clockid_t clock = CLOCK_REALTIME) {
   timespec t{};
-  clock_gettime(CLOCK_REALTIME, &t);
+  clock_gettime(clock, &t);
   return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
@@ -72,7 +73,7 @@ BpfCapture::~BpfCapture() {
   // Detach before the programs go: nothing must run a program that is being freed.
   tc_.clear();
   for (bpf_link* l : xdp_) bpf_link__destroy(l);
-  if (ring_ != nullptr) ring_buffer__free(ring_);
+  rings_.reset();
   if (skel_ != nullptr) resptrace_bpf__destroy(skel_);
   if (stop_fd_ >= 0) close(stop_fd_);
 }
@@ -96,18 +97,31 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   } else if (options.interface != "any") {
     bpf_program__set_autoload(c->skel_->progs.resptrace_tc_ingress, false);
   }
-  if (int err = bpf_map__set_max_entries(c->skel_->maps.rb, options.ring_bytes); err != 0) {
-    return absl::InvalidArgumentError(absl::StrCat("bad ring buffer size ", options.ring_bytes,
-                                                   ": a power of two of pages is needed"));
+  absl::StatusOr<std::vector<int>> cpus = BpfRingSet::OnlineCpus();
+  if (!cpus.ok()) return cpus.status();
+  const int possible = libbpf_num_possible_cpus();
+  if (possible <= 0 || cpus->empty() || cpus->back() >= possible) {
+    return absl::InternalError("cannot tell which CPUs this host has (/sys/devices/system/cpu)");
+  }
+  const uint32_t per_cpu = std::bit_ceil(std::max<uint32_t>(
+      options.ring_bytes / static_cast<uint32_t>(cpus->size()), kMinRingBytesPerCpu));
+  // A quarter full, a ring wakes the consumer; below that it waits for the timer.
+  c->skel_->rodata->wakeup_bytes = per_cpu / 4;
+  absl::StatusOr<std::unique_ptr<BpfRingSet>> rings = BpfRingSet::Create(*cpus, per_cpu);
+  if (!rings.ok()) {
+    // Making the rings is the first privileged step: say which privileges.
+    return absl::IsPermissionDenied(rings.status()) ? LoadError(EPERM) : rings.status();
+  }
+  c->rings_ = *std::move(rings);
+  if (bpf_map__set_max_entries(c->skel_->maps.rings, static_cast<uint32_t>(possible)) != 0 ||
+      bpf_map__set_inner_map_fd(c->skel_->maps.rings, c->rings_->template_fd()) != 0) {
+    return absl::InternalError("cannot set up the eBPF program's array of ring buffers");
   }
   if (int err = resptrace_bpf__load(c->skel_); err != 0) return LoadError(err);
+  if (absl::Status s = c->rings_->Install(bpf_map__fd(c->skel_->maps.rings)); !s.ok()) return s;
 
   if (absl::Status s = SetPorts(bpf_map__fd(c->skel_->maps.ports), options.server_ports); !s.ok()) {
     return s;
-  }
-  c->ring_ = ring_buffer__new(bpf_map__fd(c->skel_->maps.rb), &BpfCapture::OnRecord, c.get(), nullptr);
-  if (c->ring_ == nullptr) {
-    return absl::InternalError(absl::StrCat("cannot open the ring buffer: ", std::strerror(errno)));
   }
 
   std::vector<NetInterface> targets;
@@ -177,40 +191,39 @@ absl::Status BpfCapture::AttachTo(const NetInterface& i) {
   return absl::OkStatus();
 }
 
-int BpfCapture::OnRecord(void* self, void* data, size_t size) {
-  auto* c = static_cast<BpfCapture*>(self);
-  c->decoder_.OnRecord(data, size, [c](const Segment& s) { (*c->on_segment_)(s); });
-  return 0;
+void BpfCapture::Drain(const std::function<void(const Segment&)>& on_segment) {
+  // Only records stamped before now: the ones after may still lack their causes in
+  // another CPU's ring (see bpf_ring_set.h).
+  rings_->Drain(static_cast<uint64_t>(NowNs(CLOCK_MONOTONIC)), [&](const void* data, size_t size) {
+    decoder_.OnRecord(data, size, on_segment);
+  });
 }
 
 absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segment,
                              const std::function<void(int64_t now_ns)>& on_tick, int tick_ms) {
-  on_segment_ = &on_segment;
   const int ep = epoll_create1(EPOLL_CLOEXEC);
   if (ep < 0) return absl::InternalError(absl::StrCat("epoll: ", std::strerror(errno)));
-  auto add = [ep](int fd) {
+  auto add = [ep](int fd, uint32_t events) {
     epoll_event ev{};
-    ev.events = EPOLLIN;
+    ev.events = events;
     ev.data.fd = fd;
     epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev);
   };
-  add(ring_buffer__epoll_fd(ring_));
-  add(stop_fd_);
-  if (watcher_) add(watcher_->fd());
+  // Edge-triggered: a ring stays readable while it holds records for the next drain.
+  for (int fd : rings_->fds()) add(fd, EPOLLIN | EPOLLET);
+  add(stop_fd_, EPOLLIN);
+  if (watcher_) add(watcher_->fd(), EPOLLIN);
   absl::Status result = absl::OkStatus();
   int64_t next_tick = NowNs() + int64_t{tick_ms} * 1'000'000;
   while (!stopping_.load(std::memory_order_relaxed)) {
-    epoll_event events[4];
+    epoll_event events[16];
     // The program wakes us only past its threshold: below it, the timeout drains.
-    const int n = epoll_wait(ep, events, 4, tick_ms);
+    const int n = epoll_wait(ep, events, 16, tick_ms);
     if (n < 0 && errno != EINTR) {
       result = absl::InternalError(absl::StrCat("epoll_wait: ", std::strerror(errno)));
       break;
     }
-    if (ring_buffer__consume(ring_) < 0) {
-      result = absl::InternalError("cannot read the ring buffer");
-      break;
-    }
+    Drain(on_segment);
     for (int k = 0; k < n; ++k) {
       if (watcher_ && events[k].data.fd == watcher_->fd()) {
         absl::StatusOr<std::vector<NetInterface>> up = watcher_->ReadUp();
@@ -225,9 +238,8 @@ absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segme
       next_tick = now + int64_t{tick_ms} * 1'000'000;
     }
   }
-  ring_buffer__consume(ring_);  // what arrived before the stop
+  Drain(on_segment);  // what arrived before the stop
   close(ep);
-  on_segment_ = nullptr;
   return result;
 }
 

@@ -2,8 +2,13 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <sched.h>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdint>
 #include <cerrno>
 #include <cstdarg>
 #include <cstdio>
@@ -34,24 +39,33 @@ std::string ErrnoText(int err) { return std::strerror(err < 0 ? -err : err); }
 BpfProgramRunner::~BpfProgramRunner() { Unload(); }
 
 void BpfProgramRunner::Unload() {
-  ring_buffer__free(ring_);
-  ring_ = nullptr;
+  if (epoll_fd_ >= 0) close(epoll_fd_);
+  epoll_fd_ = -1;
+  rings_.reset();
   resptrace_bpf__destroy(skel_);
   skel_ = nullptr;
 }
 
 std::string BpfProgramRunner::Load(const BpfProgramConfig& config, uint16_t port) {
   Unload();
+  if (const int cpu = sched_getcpu(); cpu < 0 || !PinToCpu(cpu)) {
+    return "cannot pin the test to one CPU: " + ErrnoText(errno);
+  }
   LibbpfLog().clear();
   libbpf_set_print(CollectLibbpfLog);
   skel_ = resptrace_bpf__open();
   if (skel_ == nullptr) return "opening the BPF skeleton failed: " + LibbpfLog();
   skel_->rodata->snaplen = config.snaplen;
   skel_->rodata->wakeup_bytes = config.wakeup_bytes;
-  if (config.ring_bytes != 0) {
-    if (const int err = bpf_map__set_max_entries(skel_->maps.rb, config.ring_bytes); err != 0) {
-      return "sizing the ring buffer failed: " + ErrnoText(err);
-    }
+  const int cpus = libbpf_num_possible_cpus();
+  std::vector<int> all(static_cast<size_t>(cpus));
+  for (int c = 0; c < cpus; ++c) all[static_cast<size_t>(c)] = c;
+  absl::StatusOr<std::unique_ptr<BpfRingSet>> rings = BpfRingSet::Create(all, config.ring_bytes);
+  if (!rings.ok()) return std::string(rings.status().message());
+  rings_ = *std::move(rings);
+  if (bpf_map__set_max_entries(skel_->maps.rings, static_cast<uint32_t>(cpus)) != 0 ||
+      bpf_map__set_inner_map_fd(skel_->maps.rings, rings_->template_fd()) != 0) {
+    return "setting up the array of ring buffers failed";
   }
   if (const int err = resptrace_bpf__load(skel_); err != 0) {
     return "loading the BPF programs failed (" + ErrnoText(err) + "): " + LibbpfLog();
@@ -61,8 +75,16 @@ std::string BpfProgramRunner::Load(const BpfProgramConfig& config, uint16_t port
   if (bpf_map_update_elem(bpf_map__fd(skel_->maps.ports), &word, &bits, BPF_ANY) != 0) {
     return "filling the ports map failed: " + ErrnoText(errno);
   }
-  ring_ = ring_buffer__new(bpf_map__fd(skel_->maps.rb), OnRecord, &records_, nullptr);
-  if (ring_ == nullptr) return "ring_buffer__new failed: " + ErrnoText(errno);
+  if (absl::Status s = rings_->Install(bpf_map__fd(skel_->maps.rings)); !s.ok()) {
+    return std::string(s.message());
+  }
+  epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+  for (int fd : rings_->fds()) {
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLET;
+    ev.data.fd = fd;
+    if (epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) != 0) return "epoll: " + ErrnoText(errno);
+  }
   return "";
 }
 
@@ -82,16 +104,24 @@ uint32_t BpfProgramRunner::Run(BpfHook hook, const std::string& frame, std::stri
   return opts.retval;
 }
 
-std::vector<BpfRecord> BpfProgramRunner::Drain() {
-  records_.clear();
-  ring_buffer__consume(ring_);
-  return std::move(records_);
+std::vector<BpfRecord> BpfProgramRunner::Drain(uint64_t before_ns) {
+  std::vector<BpfRecord> records;
+  rings_->Drain(before_ns, [&records](const void* data, size_t size) {
+    BpfRecord r{};
+    std::memcpy(&r.header, data, std::min(size, sizeof(r.header)));
+    const size_t available = size > sizeof(r.header) ? size - sizeof(r.header) : 0;
+    r.payload.assign(static_cast<const char*>(data) + sizeof(r.header),
+                     std::min<size_t>(r.header.chunk_len, available));
+    r.record_size = size;
+    records.push_back(std::move(r));
+  });
+  return records;
 }
 
 std::vector<BpfRecord> BpfProgramRunner::Poll(int timeout_ms) {
-  records_.clear();
-  ring_buffer__poll(ring_, timeout_ms);
-  return std::move(records_);
+  epoll_event events[16];
+  if (epoll_wait(epoll_fd_, events, 16, timeout_ms) <= 0) return {};
+  return Drain();
 }
 
 BpfCounters BpfProgramRunner::ReadCounters() {
@@ -107,18 +137,14 @@ BpfCounters BpfProgramRunner::ReadCounters() {
   return total;
 }
 
+bool BpfProgramRunner::PinToCpu(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0;
+}
+
 int BpfProgramRunner::PossibleCpus() { return libbpf_num_possible_cpus(); }
 
-int BpfProgramRunner::OnRecord(void* ctx, void* data, size_t size) {
-  auto* records = static_cast<std::vector<BpfRecord>*>(ctx);
-  BpfRecord r{};
-  std::memcpy(&r.header, data, std::min(size, sizeof(r.header)));
-  const size_t available = size > sizeof(r.header) ? size - sizeof(r.header) : 0;
-  r.payload.assign(static_cast<const char*>(data) + sizeof(r.header),
-                   std::min<size_t>(r.header.chunk_len, available));
-  r.record_size = size;
-  records->push_back(std::move(r));
-  return 0;
-}
 
 }  // namespace resptrace::test

@@ -8,13 +8,14 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "resptrace/bpf_event.h"
+#include "resptrace/bpf_ring_set.h"
 
 struct resptrace_bpf;
-struct ring_buffer;
 
 namespace resptrace::test {
 
@@ -27,7 +28,7 @@ struct BpfRecord {
 struct BpfProgramConfig {
   uint32_t snaplen = RESPTRACE_BPF_SNAPLEN_DEFAULT;
   uint64_t wakeup_bytes = RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT;
-  uint32_t ring_bytes = 0;  // 0: the program's default
+  uint32_t ring_bytes = 256u << 10;  // each CPU's ring
 };
 
 using BpfCounters = std::array<uint64_t, RESPTRACE_BPF_CTR_COUNT>;
@@ -49,23 +50,27 @@ class BpfProgramRunner {
   // sets `error` when the test run itself failed.
   uint32_t Run(BpfHook hook, const std::string& frame, std::string& error);
 
-  // Every record waiting in the ring buffer, oldest first (ring_buffer__consume).
-  std::vector<BpfRecord> Drain();
-  // Waits up to `timeout_ms` for a wake-up (ring_buffer__poll); returns the records read.
+  // Every record waiting in the ring buffers and stamped before `before_ns`
+  // (CLOCK_MONOTONIC), oldest first.
+  std::vector<BpfRecord> Drain(uint64_t before_ns = UINT64_MAX);
+  // Waits up to `timeout_ms` for a wake-up on any ring; returns the records then waiting.
   std::vector<BpfRecord> Poll(int timeout_ms);
 
   BpfCounters ReadCounters();
+
+  // Moves the calling thread to `cpu`, where test runs then execute; false if it cannot.
+  // Load() pins it to the CPU it is on, so that records land in one ring.
+  static bool PinToCpu(int cpu);
 
   // CPUs the kernel may run programs on: bounds resptrace_bpf_event.cpu.
   static int PossibleCpus();
 
  private:
   void Unload();
-  static int OnRecord(void* ctx, void* data, size_t size);
 
   resptrace_bpf* skel_ = nullptr;
-  ring_buffer* ring_ = nullptr;
-  std::vector<BpfRecord> records_;
+  std::unique_ptr<BpfRingSet> rings_;
+  int epoll_fd_ = -1;
 };
 
 }  // namespace resptrace::test

@@ -82,7 +82,7 @@ class BpfProgramTest : public ::testing::Test {
   uint32_t RunEgress(const std::string& frame) { return Run(BpfHook::kTcEgress, frame); }
   uint32_t RunXdp(const std::string& frame) { return Run(BpfHook::kXdp, frame); }
 
-  std::vector<BpfRecord> Drain() { return runner_.Drain(); }
+  std::vector<BpfRecord> Drain(uint64_t before_ns = UINT64_MAX) { return runner_.Drain(before_ns); }
 
   // Expects exactly the `nonzero` counters to hold their values, all others zero.
   void ExpectCounters(std::vector<std::pair<resptrace_bpf_counter, uint64_t>> nonzero) {
@@ -435,6 +435,53 @@ TEST_F(BpfProgramTest, SubmitsWakeTheConsumerOnlyPastTheThreshold) {
   EXPECT_TRUE(runner_.Poll(0).empty());
   RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
   EXPECT_EQ(runner_.Poll(10'000).size(), 2u);
+}
+
+// Each CPU writes to its own ring; a drain merges them by timestamp, so records come out in
+// the order the programs ran whichever CPU ran them.
+TEST_F(BpfProgramTest, RecordsFromEveryCpuComeOutInTheOrderTheyRan) {
+  if (BpfProgramRunner::PossibleCpus() < 2) GTEST_SKIP() << "needs two CPUs";
+  TcpHeader tcp;
+  tcp.flags = kPshAck;
+  const int cpus[] = {0, 1, 1, 0, 1};
+  for (uint32_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(BpfProgramRunner::PinToCpu(cpus[i]));
+    tcp.seq = 1000 + i;
+    RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+  }
+  const std::vector<BpfRecord> records = Drain();
+  ASSERT_EQ(records.size(), 5u);
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(records[i].header.seq, 1000 + i);
+    EXPECT_EQ(records[i].header.cpu, static_cast<uint32_t>(cpus[i]));
+  }
+}
+
+// A drain takes only what was stamped before its bound: what came later waits, in place,
+// for the next drain, so a record never overtakes one stamped before it.
+TEST_F(BpfProgramTest, DrainLeavesRecordsStampedAfterItsBound) {
+  if (BpfProgramRunner::PossibleCpus() < 2) GTEST_SKIP() << "needs two CPUs";
+  TcpHeader tcp;
+  tcp.flags = kPshAck;
+  ASSERT_TRUE(BpfProgramRunner::PinToCpu(0));
+  tcp.seq = 1;
+  RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+  const int64_t bound = MonotonicNowNs();
+  ASSERT_TRUE(BpfProgramRunner::PinToCpu(1));
+  tcp.seq = 2;
+  RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+  ASSERT_TRUE(BpfProgramRunner::PinToCpu(0));
+  tcp.seq = 3;
+  RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+
+  const std::vector<BpfRecord> first = Drain(static_cast<uint64_t>(bound));
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].header.seq, 1u);
+  const std::vector<BpfRecord> rest = Drain();
+  ASSERT_EQ(rest.size(), 2u);
+  EXPECT_EQ(rest[0].header.seq, 2u);
+  EXPECT_EQ(rest[1].header.seq, 3u);
+  EXPECT_TRUE(Drain().empty());
 }
 
 }  // namespace

@@ -15,12 +15,12 @@
 #include "absl/status/statusor.h"
 #include "resptrace/bpf_event.h"
 #include "resptrace/bpf_event_decoder.h"
+#include "resptrace/bpf_ring_set.h"
 #include "resptrace/interface_watcher.h"
 #include "resptrace/segment.h"
 #include "resptrace/tc_attachment.h"
 
 struct resptrace_bpf;
-struct ring_buffer;
 struct bpf_link;
 
 namespace resptrace {
@@ -30,12 +30,16 @@ enum class BpfHook {
   kXdp,  // XDP at ingress, TC at egress (XDP sees no outgoing packet; on loopback XDP only)
 };
 
+inline constexpr uint32_t kMinRingBytesPerCpu = 512u << 10;
+
 struct BpfCaptureOptions {
   std::string interface = "any";  // "any": every interface that is up, and later ones
   std::vector<uint16_t> server_ports;
   BpfHook hook = BpfHook::kTc;
   uint32_t snaplen = RESPTRACE_BPF_SNAPLEN_DEFAULT;  // payload bytes per segment
-  uint32_t ring_bytes = 8u << 20;                   // a power of two of pages
+  // The ring buffers' total, split among the online CPUs: each CPU's ring is a power of two
+  // of at least kMinRingBytesPerCpu.
+  uint32_t ring_bytes = 8u << 20;
 };
 
 // The kernel side's counters summed over CPUs, and the decoder's.
@@ -67,11 +71,12 @@ class BpfCapture {
  private:
   explicit BpfCapture(const BpfCaptureOptions& options);
   absl::Status AttachTo(const NetInterface& i);
-  static int OnRecord(void* self, void* data, size_t size);
+  // Hands the records committed before now to `on_segment`.
+  void Drain(const std::function<void(const Segment&)>& on_segment);
 
   BpfCaptureOptions options_;
   resptrace_bpf* skel_ = nullptr;
-  ring_buffer* ring_ = nullptr;
+  std::unique_ptr<BpfRingSet> rings_;
   int stop_fd_ = -1;
   std::atomic<bool> stopping_{false};
   std::vector<std::unique_ptr<TcAttachment>> tc_;
@@ -80,7 +85,6 @@ class BpfCapture {
   std::vector<int> attached_ifindex_;
   std::unique_ptr<InterfaceWatcher> watcher_;
   BpfEventDecoder decoder_;
-  const std::function<void(const Segment&)>* on_segment_ = nullptr;
 };
 
 }  // namespace resptrace

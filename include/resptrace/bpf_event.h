@@ -10,9 +10,9 @@
  * A segment with payload_len bytes on the wire is captured up to the load-time snaplen:
  * captured_len = min(payload_len, snaplen) bytes, sent in ordered chunks of at most
  * RESPTRACE_BPF_CHUNK_MAX bytes, one record each, all with the same header fields except
- * chunk_offset/chunk_len. The records of one segment are contiguous among the records of
- * their CPU (field cpu; programs are not preempted outside PREEMPT_RT) but may interleave
- * with other CPUs' records. A segment without
+ * chunk_offset/chunk_len. Each CPU has its own ring buffer (field cpu); the records of one
+ * segment are contiguous in it (programs are not preempted outside PREEMPT_RT), and each
+ * ring is in timestamp order. A segment without
  * payload (SYN, FIN, RST, bare ACK) or with snaplen 0 gives one record with chunk_len 0.
  * Bytes past the snaplen are counted (RESPTRACE_BPF_CTR_TRUNCATED_BYTES) and visible as
  * payload_len > captured_len; bytes lost to a full ring buffer are counted
@@ -34,7 +34,8 @@
 /* Default payload bytes captured per segment: covers GSO super-segments on lo (131,032
  * bytes) and BIG TCP up to 256 KiB. */
 #define RESPTRACE_BPF_SNAPLEN_DEFAULT (256u * 1024u)
-/* Default ring-buffer fill level, in bytes, at which a submit wakes the consumer. */
+/* Default ring-buffer fill level, in bytes, at which a submit wakes the consumer (the
+ * loader sets a quarter of each CPU's ring). */
 #define RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT (1024u * 1024u)
 
 /* TCP header flag bits, as in the tcp_flags field. */
@@ -60,7 +61,7 @@ enum resptrace_bpf_counter {
   RESPTRACE_BPF_CTR_FRAGMENTS,      /* IPv4/IPv6 fragments, skipped */
   RESPTRACE_BPF_CTR_KEPT,           /* TCP segments with a port in `ports` */
   RESPTRACE_BPF_CTR_EMITTED,        /* records submitted */
-  RESPTRACE_BPF_CTR_RINGBUF_FULL,   /* records lost: bpf_ringbuf_reserve failed */
+  RESPTRACE_BPF_CTR_RINGBUF_FULL,   /* records lost: the CPU's ring buffer was full (or absent) */
   RESPTRACE_BPF_CTR_LOST_BYTES,     /* payload bytes within the snaplen that were not sent */
   RESPTRACE_BPF_CTR_TRUNCATED,      /* kept segments cut by the snaplen */
   RESPTRACE_BPF_CTR_TRUNCATED_BYTES, /* payload bytes past the snaplen */
