@@ -66,9 +66,10 @@ input:
                            131,032). pcap: bytes of each frame, headers included (default
                            262144). Bytes past it are counted as not captured
   --buffer-mb MIB          the kernel buffer between capture and resptrace, live only: the
-                           eBPF ring buffer (default 8, rounded up to a power of two) or
-                           libpcap's ring (default 64); at most 1024. A full buffer loses
-                           segments: they are counted, and become gaps
+                           eBPF ring buffers (default 8 in all, split among the CPUs, each
+                           a power of two of at least 512 KiB) or libpcap's ring (default
+                           64); at most 1024. A full buffer loses segments: they are
+                           counted, and become gaps
   -w, --write FILE         also save what is captured to FILE as pcap, to replay with -r or
                            open in tcpdump/Wireshark. It is the raw traffic: passwords (AUTH)
                            and every value are in it, unredacted. With -r, the input's TCP
