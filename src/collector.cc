@@ -82,11 +82,16 @@ Collector::CanonicalKey Collector::Canonical(const FlowKey& k) {
   const auto src = k.src.addr.Words();
   const auto dst = k.dst.addr.Words();
   const bool src_first = src < dst || (src == dst && k.src.port <= k.dst.port);
-  return src_first ? CanonicalKey{k.src, k.dst} : CanonicalKey{k.dst, k.src};
+  const auto pack = [](const Endpoint& a, const Endpoint& b) {
+    return uint64_t{a.port} | uint64_t{b.port} << 16 | uint64_t{a.addr.is_v6} << 32 |
+           uint64_t{b.addr.is_v6} << 33;
+  };
+  return src_first ? CanonicalKey{src.first, src.second, dst.first, dst.second, pack(k.src, k.dst)}
+                   : CanonicalKey{dst.first, dst.second, src.first, src.second, pack(k.dst, k.src)};
 }
 
-Collector::Connection* Collector::Lookup(const Segment& seg, bool* from_client) {
-  const CanonicalKey key = Canonical(seg.flow);
+Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey& key,
+                                         bool* from_client) {
   auto it = connections_.find(key);
   if (it != connections_.end()) {
     *from_client = seg.flow.src == it->second->client;
@@ -125,8 +130,9 @@ void Collector::OnSegment(const Segment& seg) {
     ++counters_.ignored_segments;
     return;
   }
+  const CanonicalKey key = Canonical(seg.flow);
   bool from_client = false;
-  Connection* c = Lookup(seg, &from_client);
+  Connection* c = Lookup(seg, key, &from_client);
   if (c == nullptr) return;
   if ((from_client ? c->to_server_copies : c->to_client_copies).IsCopy(seg)) {
     ++counters_.second_interface_copies;
@@ -155,11 +161,11 @@ void Collector::OnSegment(const Segment& seg) {
   if (seg.has(tcp_flags::kRst)) {
     ++counters_.closed_rst;
     End(*c, NoReply::kReset);
-    connections_.erase(Canonical(seg.flow));
+    connections_.erase(key);
   } else if (c->client_fin && c->server_fin) {
     ++counters_.closed_fin;
     End(*c, NoReply::kClosed);
-    connections_.erase(Canonical(seg.flow));
+    connections_.erase(key);
   }
 }
 
