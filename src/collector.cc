@@ -7,9 +7,10 @@ namespace resptrace {
 namespace {
 
 // Hands one direction's reassembled bytes to its parser.
+template <typename Parser>
 class ParserFeed final : public StreamConsumer {
  public:
-  explicit ParserFeed(RespParser* parser) : parser_(parser) {}
+  explicit ParserFeed(Parser* parser) : parser_(parser) {}
   void OnData(std::string_view bytes, int64_t ts_ns) override {
     last_data_ts_ns = ts_ns;
     parser_->Feed(bytes, ts_ns);
@@ -19,7 +20,7 @@ class ParserFeed final : public StreamConsumer {
   int64_t last_data_ts_ns = 0;  // capture time of the last bytes delivered
 
  private:
-  RespParser* parser_;
+  Parser* parser_;
 };
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
@@ -54,10 +55,10 @@ struct Collector::Connection {
   Reassembler to_server;
   Reassembler to_client;
   Session session;
-  RespParser request_parser;
-  RespParser reply_parser;
-  ParserFeed request_feed;
-  ParserFeed reply_feed;
+  Session::RequestParser request_parser;
+  Session::ReplyParser reply_parser;
+  ParserFeed<Session::RequestParser> request_feed;
+  ParserFeed<Session::ReplyParser> reply_feed;
   CopyFilter to_server_copies;
   CopyFilter to_client_copies;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
@@ -178,19 +179,19 @@ void Collector::Tick(int64_t now_ns) {
 void Collector::End(Connection& c, NoReply why) {
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
-  const std::pair<RespParser*, ParserFeed*> sides[] = {{&c.request_parser, &c.request_feed},
-                                                       {&c.reply_parser, &c.reply_feed}};
-  for (const auto& [parser, feed] : sides) {
+  const auto settle = [&](auto& parser, const auto& feed) {
     // Bytes skipped while resynchronising were counted with the error that caused it.
-    if (parser->at_boundary() || parser->resyncing()) continue;
+    if (parser.at_boundary() || parser.resyncing()) return;
     ++counters_.cut_messages;
     // A value cut short by the end of the stream is still that value, with bytes missing.
-    if (const uint64_t missing = parser->BytesToComplete(); missing != 0) {
+    if (const uint64_t missing = parser.BytesToComplete(); missing != 0) {
       c.session.set_cutting_short(true);
-      parser->OnGap(missing, feed->last_data_ts_ns);
+      parser.OnGap(missing, feed.last_data_ts_ns);
       c.session.set_cutting_short(false);
     }
-  }
+  };
+  settle(c.request_parser, c.request_feed);
+  settle(c.reply_parser, c.reply_feed);
   c.session.Close(why);
 }
 

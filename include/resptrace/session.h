@@ -43,12 +43,18 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  class RequestSide;
+  class ReplySide;
+  // Parsers that call this session's handlers directly, with no virtual call per value.
+  using RequestParser = BasicRespParser<RequestSide>;
+  using ReplyParser = BasicRespParser<ReplySide>;
+
   // Event receivers for the request parser and the reply parser.
-  RespHandler* request_handler();
-  RespHandler* reply_handler();
+  RequestSide* request_handler() { return &request_side_; }
+  ReplySide* reply_handler() { return &reply_side_; }
 
   // The request parser, whose stream position bounds where each request ends.
-  void set_request_parser(const RespParser* parser) { request_parser_ = parser; }
+  void set_request_parser(const RespParserBase* parser) { request_parser_ = parser; }
 
   // The acknowledgement number carried by the server's segment now being parsed, and
   // the client stream's sequence number at offset 0: a reply sent before the server had
@@ -68,12 +74,51 @@ class Session {
   bool desynced() const { return desynced_; }
 
  private:
-  class RequestSide;
-  class ReplySide;
   struct Pending {
     Message request;
     std::string_view malformed;
   };
+
+ public:
+  // Builds requests from the request parser's events.
+  class RequestSide final : public RespHandler {
+   public:
+    explicit RequestSide(Session& s) : s_(s), builder_(s.options_.message) {}
+    void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
+    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+    void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+    // The stream ended inside a request: it is still a command the client sent, cut short.
+    void EndInsideRequest();
+
+   private:
+    Session& s_;
+    MessageBuilder builder_;
+    std::unique_ptr<Pending> current_;
+  };
+
+  // Builds replies from the reply parser's events.
+  class ReplySide final : public RespHandler {
+   public:
+    explicit ReplySide(Session& s) : s_(s), builder_(s.options_.message) {}
+    void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
+    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+    void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+
+   private:
+    Session& s_;
+    MessageBuilder builder_;
+    Message reply_;
+    bool has_ack_ = false;
+    uint32_t ack_ = 0;
+  };
+
+ private:
 
   void OnRequest(std::unique_ptr<Pending> p);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
@@ -93,8 +138,8 @@ class Session {
   std::string server_name_;
   RecordSink* sink_;
   SessionCounters* counters_;
-  std::unique_ptr<RequestSide> request_side_;
-  std::unique_ptr<ReplySide> reply_side_;
+  RequestSide request_side_;
+  ReplySide reply_side_;
   std::deque<std::unique_ptr<Pending>> pending_;
   std::vector<std::unique_ptr<Pending>> free_;  // recycled, buffers kept
   bool desynced_ = false;
@@ -104,8 +149,11 @@ class Session {
   uint32_t reply_ack_ = 0;
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
-  const RespParser* request_parser_ = nullptr;
+  const RespParserBase* request_parser_ = nullptr;
 };
+
+extern template class BasicRespParser<Session::RequestSide>;
+extern template class BasicRespParser<Session::ReplySide>;
 
 }  // namespace resptrace
 
