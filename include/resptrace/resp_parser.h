@@ -161,6 +161,7 @@ class BasicRespParser : public RespParserBase {
  private:
   const char* ParseLine(const char* p, const char* end);
   const char* ParseShortHeader(const char* p, const char* end);
+  const char* ParseWholeRequest(const char* p, const char* end);
   const char* ParseBulk(const char* p, const char* end);
   const char* Resync(const char* p, const char* end);
   void OnLine(std::string_view line);

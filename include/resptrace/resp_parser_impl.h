@@ -123,6 +123,9 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
       return p;
     }
     if (msg_bytes_ == 0) msg_ts_ = now_ts_;
+    if (role_ == RespRole::kRequest && *p == '*' && stack_.empty() && msg_bytes_ == 0) {
+      if (const char* next = ParseWholeRequest(p, end)) return next;
+    }
     if (const char* next = ParseShortHeader(p, end)) return next;
   }
   const size_t limit = role_ == RespRole::kRequest ? limits_.max_inline_len : limits_.max_line_len;
@@ -178,6 +181,43 @@ const char* BasicRespParser<Handler>::ParseShortHeader(const char* p, const char
     default: EmitScalar(RespType::kInteger, std::string_view(p + 1, static_cast<size_t>(next - 2 - p - 1)));
   }
   return next;
+}
+
+// A whole request in the piece, in the form client libraries send ("*<n>\r\n", then n
+// times "$<len>\r\n<bytes>\r\n", every number a short header): checked whole first, then
+// reported in one go, the same events the state machine would report but without its
+// round per header and per value. Anything else, a request cut by the piece's end
+// included, returns nullptr before any event, and the general path takes it.
+template <typename Handler>
+const char* BasicRespParser<Handler>::ParseWholeRequest(const char* p, const char* end) {
+  int64_t argc = 0;
+  const char* const first_arg = resp_internal::ShortNumber(p + 1, end, &argc);
+  if (first_arg == nullptr || argc > limits_.max_request_multibulk_len ||
+      argc > limits_.max_aggregate_len || limits_.max_depth == 0) {
+    return nullptr;
+  }
+  const char* q = first_arg;
+  for (int64_t i = 0; i < argc; ++i) {
+    int64_t len = 0;
+    if (q == end || *q != '$' || (q = resp_internal::ShortNumber(q + 1, end, &len)) == nullptr ||
+        len > limits_.max_bulk_len || end - q < len + 2 || q[len] != '\r' || q[len + 1] != '\n') {
+      return nullptr;
+    }
+    q += len + 2;
+  }
+  const char* const message_end = q;
+  handler_->OnMessageBegin(msg_ts_, false);
+  handler_->OnAggregate(RespType::kArray, argc);
+  q = first_arg;
+  for (int64_t i = 0; i < argc; ++i) {
+    int64_t len = 0;
+    q = resp_internal::ShortNumber(q + 1, end, &len);
+    handler_->OnScalar(ScalarPiece{RespType::kBulkString, std::string_view(q, static_cast<size_t>(len)),
+                                   0, len, true, true});
+    q += len + 2;
+  }
+  handler_->OnMessageEnd(now_ts_, static_cast<uint64_t>(message_end - p));
+  return message_end;
 }
 
 template <typename Handler>
