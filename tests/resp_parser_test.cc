@@ -389,6 +389,26 @@ TEST(RespParserRequest, Multibulk) {
   EXPECT_EQ(Request("*0\r\n*-1\r\n*-5\r\n*1\r\n$4\r\nPING\r\n"), "< array:1 bulk\"PING\" >14");
 }
 
+// Whole requests within the limits take the one-pass path; every limit it checks sends a
+// request back to the state machine, which reports the same (ParseAllSplits compares the
+// whole piece with every split).
+TEST(RespParserRequest, LimitsOnWholeRequests) {
+  RespLimits limits;
+  limits.max_request_multibulk_len = 3;
+  limits.max_aggregate_len = 2;
+  limits.max_bulk_len = 4;
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*2\r\n$3\r\nGET\r\n$4\r\nkey1\r\n", limits),
+            "< array:2 bulk\"GET\" bulk\"key1\" >23");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", limits),
+            "!bad_length");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*2\r\n$3\r\nGET\r\n$5\r\nkey12\r\n", limits),
+            "< array:2 bulk\"GET\" !bad_length");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*1\r\n$4\r\nPINGx\r\n", limits),
+            "< array:1 bulk\"PING\" !missing_crlf");
+  limits.max_depth = 0;
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*1\r\n$4\r\nPING\r\n", limits), "!too_deep");
+}
+
 TEST(RespParserRequest, RedisProtocolErrors) {
   EXPECT_EQ(Request("*10000000000\r\n"), "!bad_length");
   EXPECT_EQ(Request("*1048577\r\n"), "!bad_length");
