@@ -358,6 +358,21 @@ TEST(RespParserReply, InvalidValuesAreProtocolErrors) {
   EXPECT_EQ(Reply("\r\n+OK\r\n\n"), "< simple\"OK\" >5");
 }
 
+// The usual replies whole in a piece take a one-pass path; its edges, whole and split.
+TEST(RespParserReply, WholeRepliesAsTheStateMachineReadsThem) {
+  EXPECT_EQ(Reply("+\r\n"), "< simple\"\" >3");
+  EXPECT_EQ(Reply("+\n"), "!missing_crlf");
+  EXPECT_EQ(Reply("-ERR x\r\n$1\r\na\r\n"), "< error\"ERR x\" >8 < bulk\"a\" >7");
+  const std::string long_line = "+" + std::string(100, 'x') + "\r\n";
+  EXPECT_EQ(Reply(long_line), "< simple\"" + std::string(100, 'x') + "\" >103");
+  RespLimits limits;
+  limits.max_line_len = 4;
+  limits.max_bulk_len = 2;
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "+abc\r\n", limits), "< simple\"abc\" >6");
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "+abcd\r\n", limits), "!line_too_long");
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "$3\r\nabc\r\n", limits), "!bad_length");
+}
+
 TEST(RespParserReply, LimitsAreEnforced) {
   RespLimits limits;
   limits.max_depth = 3;

@@ -162,6 +162,7 @@ class BasicRespParser : public RespParserBase {
   const char* ParseLine(const char* p, const char* end);
   const char* ParseShortHeader(const char* p, const char* end);
   const char* ParseWholeRequest(const char* p, const char* end);
+  const char* ParseWholeReply(const char* p, const char* end);
   const char* ParseBulk(const char* p, const char* end);
   const char* Resync(const char* p, const char* end);
   void OnLine(std::string_view line);

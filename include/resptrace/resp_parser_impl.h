@@ -3,6 +3,7 @@
 #ifndef RESPTRACE_RESP_PARSER_IMPL_H_
 #define RESPTRACE_RESP_PARSER_IMPL_H_
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 #include <string>
@@ -123,8 +124,10 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
       return p;
     }
     if (msg_bytes_ == 0) msg_ts_ = now_ts_;
-    if (role_ == RespRole::kRequest && *p == '*' && stack_.empty() && msg_bytes_ == 0) {
-      if (const char* next = ParseWholeRequest(p, end)) return next;
+    if (msg_bytes_ == 0 && stack_.empty()) {  // a message starts here
+      const char* const next = role_ == RespRole::kRequest ? ParseWholeRequest(p, end)
+                                                            : ParseWholeReply(p, end);
+      if (next != nullptr) return next;
     }
     if (const char* next = ParseShortHeader(p, end)) return next;
   }
@@ -184,40 +187,75 @@ const char* BasicRespParser<Handler>::ParseShortHeader(const char* p, const char
 }
 
 // A whole request in the piece, in the form client libraries send ("*<n>\r\n", then n
-// times "$<len>\r\n<bytes>\r\n", every number a short header): checked whole first, then
-// reported in one go, the same events the state machine would report but without its
-// round per header and per value. Anything else, a request cut by the piece's end
-// included, returns nullptr before any event, and the general path takes it.
+// times "$<len>\r\n<bytes>\r\n", every number a short header, n at most
+// kWholeRequestArgs): checked whole first, then reported in one go, the same events the
+// state machine would report but without its round per header and per value. Anything
+// else, a request cut by the piece's end included, returns nullptr before any event, and
+// the general path takes it.
 template <typename Handler>
 const char* BasicRespParser<Handler>::ParseWholeRequest(const char* p, const char* end) {
+  constexpr int64_t kWholeRequestArgs = 16;  // GET, SET, HSET... have a few
+  if (*p != '*') return nullptr;
   int64_t argc = 0;
-  const char* const first_arg = resp_internal::ShortNumber(p + 1, end, &argc);
-  if (first_arg == nullptr || argc > limits_.max_request_multibulk_len ||
+  const char* q = resp_internal::ShortNumber(p + 1, end, &argc);
+  if (q == nullptr || argc > kWholeRequestArgs || argc > limits_.max_request_multibulk_len ||
       argc > limits_.max_aggregate_len || limits_.max_depth == 0) {
     return nullptr;
   }
-  const char* q = first_arg;
+  std::string_view args[kWholeRequestArgs];
   for (int64_t i = 0; i < argc; ++i) {
     int64_t len = 0;
     if (q == end || *q != '$' || (q = resp_internal::ShortNumber(q + 1, end, &len)) == nullptr ||
         len > limits_.max_bulk_len || end - q < len + 2 || q[len] != '\r' || q[len + 1] != '\n') {
       return nullptr;
     }
+    args[i] = std::string_view(q, static_cast<size_t>(len));
     q += len + 2;
   }
-  const char* const message_end = q;
   handler_->OnMessageBegin(msg_ts_, false);
   handler_->OnAggregate(RespType::kArray, argc);
-  q = first_arg;
   for (int64_t i = 0; i < argc; ++i) {
-    int64_t len = 0;
-    q = resp_internal::ShortNumber(q + 1, end, &len);
-    handler_->OnScalar(ScalarPiece{RespType::kBulkString, std::string_view(q, static_cast<size_t>(len)),
-                                   0, len, true, true});
-    q += len + 2;
+    const auto len = static_cast<int64_t>(args[i].size());
+    handler_->OnScalar(ScalarPiece{RespType::kBulkString, args[i], 0, len, true, true});
   }
-  handler_->OnMessageEnd(now_ts_, static_cast<uint64_t>(message_end - p));
-  return message_end;
+  handler_->OnMessageEnd(now_ts_, static_cast<uint64_t>(q - p));
+  return q;
+}
+
+// The same for the usual replies: a top-level simple string or error on a short line
+// ("+OK"), or a bulk string ("$3\r\nabc"), whole in the piece.
+template <typename Handler>
+const char* BasicRespParser<Handler>::ParseWholeReply(const char* p, const char* end) {
+  const char type = *p;
+  if (type == '$') {
+    int64_t len = 0;
+    const char* const body = resp_internal::ShortNumber(p + 1, end, &len);
+    if (body == nullptr || len > limits_.max_bulk_len || end - body < len + 2 ||
+        body[len] != '\r' || body[len + 1] != '\n') {
+      return nullptr;
+    }
+    handler_->OnMessageBegin(msg_ts_, false);
+    handler_->OnScalar(ScalarPiece{RespType::kBulkString,
+                                   std::string_view(body, static_cast<size_t>(len)), 0, len,
+                                   true, true});
+    handler_->OnMessageEnd(now_ts_, static_cast<uint64_t>(body + len + 2 - p));
+    return body + len + 2;
+  }
+  if (type != '+' && type != '-') return nullptr;
+  // Short lines only, well within the line limit: a byte loop, no call to memchr.
+  constexpr size_t kShortLine = 64;
+  const size_t scan = std::min({static_cast<size_t>(end - p), kShortLine,
+                                static_cast<size_t>(limits_.max_line_len)});
+  size_t nl = 1;
+  while (nl < scan && p[nl] != '\n') ++nl;
+  if (nl >= scan || nl < 2 || p[nl - 1] != '\r') return nullptr;
+  const std::string_view body(p + 1, nl - 2);
+  const auto len = static_cast<int64_t>(body.size());
+  handler_->OnMessageBegin(msg_ts_, false);
+  handler_->OnScalar(ScalarPiece{type == '+' ? RespType::kSimpleString : RespType::kError, body,
+                                 0, len, true, true});
+  handler_->OnMessageEnd(now_ts_, nl + 1);
+  return p + nl + 1;
 }
 
 template <typename Handler>
