@@ -21,51 +21,50 @@ std::string_view NoReplyName(NoReply r) {
 }
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
-  current_ = s_.TakeFree();
-  builder_.Begin(&current_->request, ts_ns, inline_command);
+  in_request_ = true;
+  builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
-  Message& m = current_->request;
+  Message& m = s_.Waiting(s_.waiting_).request;
   m.last_ts_ns = ts_ns;
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
-  s_.OnRequest(std::move(current_));
+  in_request_ = false;
+  s_.OnRequest();
 }
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
   if (error == RespError::kGap) {
-    if (current_) s_.free_.push_back(std::move(current_));
+    in_request_ = false;
     s_.OnRequestLost();
     return;
   }
   // Redis answers a request it cannot parse with "-ERR Protocol error: ..." and closes
   // the connection: keep a place in the queue for that answer.
   ++s_.counters_->request_errors;
-  int64_t first_ts = ts_ns;
-  if (current_) {
-    first_ts = current_->request.first_ts_ns;
-  } else {
-    current_ = s_.TakeFree();
-  }
-  Message& m = current_->request;
+  Pending& p = in_request_ ? s_.Waiting(s_.waiting_) : s_.StartRequest();
+  Message& m = p.request;
+  const int64_t first_ts = in_request_ ? m.first_ts_ns : ts_ns;
   m.Clear();
   m.first_ts_ns = first_ts;
   m.last_ts_ns = ts_ns;
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
-  current_->malformed = RespErrorName(error);
-  s_.OnRequest(std::move(current_));
+  p.malformed = RespErrorName(error);
+  in_request_ = false;
+  s_.OnRequest();
 }
 
 void Session::RequestSide::EndInsideRequest() {
-  if (!current_) return;
+  if (!in_request_) return;
   builder_.CutShort();
-  Message& m = current_->request;
+  Message& m = s_.Waiting(s_.waiting_).request;
   m.last_ts_ns = m.first_ts_ns;
   m.wire_bytes = s_.request_parser_ != nullptr ? s_.request_parser_->message_bytes() : 0;
-  s_.OnRequest(std::move(current_));
+  in_request_ = false;
+  s_.OnRequest();
 }
 
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
@@ -100,12 +99,21 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
 
 Session::~Session() = default;
 
-std::unique_ptr<Session::Pending> Session::TakeFree() {
-  if (free_.empty()) return std::make_unique<Pending>();
-  std::unique_ptr<Pending> p = std::move(free_.back());
-  free_.pop_back();
-  p->malformed = {};
+Session::Pending& Session::StartRequest() {
+  if (waiting_ == queue_.size()) {
+    std::vector<Pending> grown(queue_.empty() ? 1 : 2 * queue_.size());
+    for (size_t i = 0; i < waiting_; ++i) grown[i] = std::move(Waiting(i));
+    queue_ = std::move(grown);
+    head_ = 0;
+  }
+  Pending& p = Waiting(waiting_);
+  p.malformed = {};
   return p;
+}
+
+void Session::PopFront() {
+  head_ = (head_ + 1) & (queue_.size() - 1);
+  --waiting_;
 }
 
 void Session::Emit(Pending& p, Message* reply, NoReply why) {
@@ -127,18 +135,18 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   sink_->Write(r);
 }
 
-void Session::OnRequest(std::unique_ptr<Pending> p) {
+void Session::OnRequest() {
   ++counters_->commands;
-  if (!desynced_ && pending_.size() >= options_.max_pending) {
+  if (!desynced_ && waiting_ >= options_.max_pending) {
     ++counters_->pending_overflows;
     Desync(NoReply::kDesync);
   }
+  // Desync empties the queue from the front: the request is still in the slot after it.
   if (desynced_) {
-    Emit(*p, nullptr, NoReply::kDesync);
-    free_.push_back(std::move(p));
+    Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
     return;
   }
-  pending_.push_back(std::move(p));
+  ++waiting_;
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
@@ -161,11 +169,11 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     Desync(NoReply::kGap);
     return;
   }
-  if (desynced_ || pending_.empty()) {
+  if (desynced_ || waiting_ == 0) {
     ++counters_->orphan_replies;
     return;
   }
-  Pending& front = *pending_.front();
+  Pending& front = Waiting(0);
   // A reply sent before the server had the request answers an earlier command, one this
   // capture did not see (joined mid-stream).
   if (has_ack && request_parser_ != nullptr) {
@@ -176,8 +184,7 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     }
   }
   Emit(front, &reply, NoReply::kAnswered);
-  free_.push_back(std::move(pending_.front()));
-  pending_.pop_front();
+  PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
 }
 
@@ -189,7 +196,7 @@ uint64_t Session::RequestEndLowerBound() const {
 
 void Session::OnRequestLost() {
   if (desynced_) return;
-  if (in_step_pending_ == SIZE_MAX) in_step_pending_ = pending_.size();
+  if (in_step_pending_ == SIZE_MAX) in_step_pending_ = waiting_;
 }
 
 void Session::OnRepliesLost(NoReply why) { Desync(why); }
@@ -198,19 +205,17 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
-  while (!pending_.empty()) {
-    Emit(*pending_.front(), nullptr, why);
-    free_.push_back(std::move(pending_.front()));
-    pending_.pop_front();
+  while (waiting_ != 0) {
+    Emit(Waiting(0), nullptr, why);
+    PopFront();
   }
 }
 
 void Session::Close(NoReply why) {
   request_side_.EndInsideRequest();
-  while (!pending_.empty()) {
-    Emit(*pending_.front(), nullptr, why);
-    free_.push_back(std::move(pending_.front()));
-    pending_.pop_front();
+  while (waiting_ != 0) {
+    Emit(Waiting(0), nullptr, why);
+    PopFront();
   }
 }
 

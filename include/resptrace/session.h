@@ -4,8 +4,6 @@
 #define RESPTRACE_SESSION_H_
 
 #include <cstdint>
-#include <deque>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -70,7 +68,7 @@ class Session {
   // the stream ended inside of included (marked cut short).
   void Close(NoReply why);
 
-  size_t pending() const { return pending_.size(); }
+  size_t pending() const { return waiting_; }
   bool desynced() const { return desynced_; }
 
  private:
@@ -96,7 +94,7 @@ class Session {
    private:
     Session& s_;
     MessageBuilder builder_;
-    std::unique_ptr<Pending> current_;
+    bool in_request_ = false;  // a request is being built in its slot
   };
 
   // Builds replies from the reply parser's events.
@@ -119,8 +117,11 @@ class Session {
   };
 
  private:
-
-  void OnRequest(std::unique_ptr<Pending> p);
+  // The slot for the request the parser is in, its buffers kept from earlier use; grows
+  // the queue when it is full.
+  Pending& StartRequest();
+  // The request in its slot is complete: it joins the queue (or is reported at once).
+  void OnRequest();
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
@@ -128,7 +129,8 @@ class Session {
   // commands are reported at once and replies are not paired.
   void Desync(NoReply why);
   void Emit(Pending& p, Message* reply, NoReply why);
-  std::unique_ptr<Pending> TakeFree();
+  Pending& Waiting(size_t i) { return queue_[(head_ + i) & (queue_.size() - 1)]; }
+  void PopFront();
   uint64_t RequestEndLowerBound() const;
 
   SessionOptions options_;
@@ -140,8 +142,12 @@ class Session {
   SessionCounters* counters_;
   RequestSide request_side_;
   ReplySide reply_side_;
-  std::deque<std::unique_ptr<Pending>> pending_;
-  std::vector<std::unique_ptr<Pending>> free_;  // recycled, buffers kept
+  // The commands awaiting a reply, oldest first: Waiting(0) to Waiting(waiting_ - 1), in a
+  // ring of a power of two slots that only grows. The slot after them holds the request
+  // being parsed. Slots are reused in place, buffers and all: no allocation per command.
+  std::vector<Pending> queue_;
+  size_t head_ = 0;
+  size_t waiting_ = 0;
   bool desynced_ = false;
   bool cutting_short_ = false;
   // Commands before this many pending ones are still in step after a request-side gap.
