@@ -39,6 +39,11 @@ inline bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 // type byte: 1 to 18 digits, the first not '0', then CRLF, all before `end`. Returns the
 // byte after the CRLF, or nullptr for anything else (the general path decides those).
 inline const char* ShortNumber(const char* q, const char* end, int64_t* n) {
+  // One digit first: most counts and lengths are that short.
+  if (end - q >= 3 && q[1] == '\r' && q[2] == '\n' && q[0] >= '1' && q[0] <= '9') {
+    *n = q[0] - '0';
+    return q + 3;
+  }
   const char* const limit = end - q > 18 ? q + 18 : end;  // 18 digits cannot overflow
   if (q == limit || *q < '1' || *q > '9') return nullptr;
   int64_t v = 0;
@@ -202,21 +207,25 @@ const char* BasicRespParser<Handler>::ParseWholeRequest(const char* p, const cha
       argc > limits_.max_aggregate_len || limits_.max_depth == 0) {
     return nullptr;
   }
-  std::string_view args[kWholeRequestArgs];
+  // Where each argument's bytes start; its length is args_len. Left uninitialised: only
+  // the first argc are written and read.
+  const char* args_at[kWholeRequestArgs];
+  int64_t args_len[kWholeRequestArgs];
   for (int64_t i = 0; i < argc; ++i) {
     int64_t len = 0;
     if (q == end || *q != '$' || (q = resp_internal::ShortNumber(q + 1, end, &len)) == nullptr ||
         len > limits_.max_bulk_len || end - q < len + 2 || q[len] != '\r' || q[len + 1] != '\n') {
       return nullptr;
     }
-    args[i] = std::string_view(q, static_cast<size_t>(len));
+    args_at[i] = q;
+    args_len[i] = len;
     q += len + 2;
   }
   handler_->OnMessageBegin(msg_ts_, false);
   handler_->OnAggregate(RespType::kArray, argc);
   for (int64_t i = 0; i < argc; ++i) {
-    const auto len = static_cast<int64_t>(args[i].size());
-    handler_->OnScalar(ScalarPiece{RespType::kBulkString, args[i], 0, len, true, true});
+    const std::string_view arg(args_at[i], static_cast<size_t>(args_len[i]));
+    handler_->OnScalar(ScalarPiece{RespType::kBulkString, arg, 0, args_len[i], true, true});
   }
   handler_->OnMessageEnd(now_ts_, static_cast<uint64_t>(q - p));
   return q;
