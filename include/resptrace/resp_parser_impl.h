@@ -186,7 +186,8 @@ const char* BasicRespParser<Handler>::ParseShortHeader(const char* p, const char
   switch (type) {
     case '$': StartBulk(RespType::kBulkString, n); break;
     case '*': StartAggregate(RespType::kArray, n); break;
-    default: EmitScalar(RespType::kInteger, std::string_view(p + 1, static_cast<size_t>(next - 2 - p - 1)));
+    default:  // the digits, between the type byte and the CRLF
+      EmitScalar(RespType::kInteger, std::string_view(p + 1, static_cast<size_t>(next - p - 3)));
   }
   return next;
 }
@@ -377,7 +378,9 @@ void BasicRespParser<Handler>::OnInlineLine(std::string_view line) {
   std::string_view arg;
   for (;;) {
     const resp_internal::InlineToken t = resp_internal::NextInlineArg(rest, inline_args_, &arg);
-    if (t == resp_internal::InlineToken::kUnbalanced) return Fail(RespError::kUnbalancedQuotes, true);
+    if (t == resp_internal::InlineToken::kUnbalanced) {
+      return Fail(RespError::kUnbalancedQuotes, true);
+    }
     if (t == resp_internal::InlineToken::kEnd) break;
     ++argc;
   }
@@ -389,7 +392,8 @@ void BasicRespParser<Handler>::OnInlineLine(std::string_view line) {
   handler_->OnMessageBegin(msg_ts_, true);
   handler_->OnAggregate(RespType::kArray, argc);
   rest = line;
-  while (resp_internal::NextInlineArg(rest, inline_args_, &arg) == resp_internal::InlineToken::kArg) {
+  while (resp_internal::NextInlineArg(rest, inline_args_, &arg) ==
+         resp_internal::InlineToken::kArg) {
     const auto len = static_cast<int64_t>(arg.size());
     handler_->OnScalar(ScalarPiece{RespType::kBulkString, arg, 0, len, true, true});
   }
