@@ -7,9 +7,10 @@ namespace resptrace {
 namespace {
 
 // Hands one direction's reassembled bytes to its parser.
+template <typename Parser>
 class ParserFeed final : public StreamConsumer {
  public:
-  explicit ParserFeed(RespParser* parser) : parser_(parser) {}
+  explicit ParserFeed(Parser* parser) : parser_(parser) {}
   void OnData(std::string_view bytes, int64_t ts_ns) override {
     last_data_ts_ns = ts_ns;
     parser_->Feed(bytes, ts_ns);
@@ -19,7 +20,7 @@ class ParserFeed final : public StreamConsumer {
   int64_t last_data_ts_ns = 0;  // capture time of the last bytes delivered
 
  private:
-  RespParser* parser_;
+  Parser* parser_;
 };
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
@@ -54,10 +55,10 @@ struct Collector::Connection {
   Reassembler to_server;
   Reassembler to_client;
   Session session;
-  RespParser request_parser;
-  RespParser reply_parser;
-  ParserFeed request_feed;
-  ParserFeed reply_feed;
+  Session::RequestParser request_parser;
+  Session::ReplyParser reply_parser;
+  ParserFeed<Session::RequestParser> request_feed;
+  ParserFeed<Session::ReplyParser> reply_feed;
   CopyFilter to_server_copies;
   CopyFilter to_client_copies;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
@@ -82,11 +83,16 @@ Collector::CanonicalKey Collector::Canonical(const FlowKey& k) {
   const auto src = k.src.addr.Words();
   const auto dst = k.dst.addr.Words();
   const bool src_first = src < dst || (src == dst && k.src.port <= k.dst.port);
-  return src_first ? CanonicalKey{k.src, k.dst} : CanonicalKey{k.dst, k.src};
+  const auto pack = [](const Endpoint& a, const Endpoint& b) {
+    return uint64_t{a.port} | uint64_t{b.port} << 16 | uint64_t{a.addr.is_v6} << 32 |
+           uint64_t{b.addr.is_v6} << 33;
+  };
+  return src_first ? CanonicalKey{src.first, src.second, dst.first, dst.second, pack(k.src, k.dst)}
+                   : CanonicalKey{dst.first, dst.second, src.first, src.second, pack(k.dst, k.src)};
 }
 
-Collector::Connection* Collector::Lookup(const Segment& seg, bool* from_client) {
-  const CanonicalKey key = Canonical(seg.flow);
+Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey& key,
+                                         bool* from_client) {
   auto it = connections_.find(key);
   if (it != connections_.end()) {
     *from_client = seg.flow.src == it->second->client;
@@ -125,8 +131,9 @@ void Collector::OnSegment(const Segment& seg) {
     ++counters_.ignored_segments;
     return;
   }
+  const CanonicalKey key = Canonical(seg.flow);
   bool from_client = false;
-  Connection* c = Lookup(seg, &from_client);
+  Connection* c = Lookup(seg, key, &from_client);
   if (c == nullptr) return;
   if ((from_client ? c->to_server_copies : c->to_client_copies).IsCopy(seg)) {
     ++counters_.second_interface_copies;
@@ -155,11 +162,11 @@ void Collector::OnSegment(const Segment& seg) {
   if (seg.has(tcp_flags::kRst)) {
     ++counters_.closed_rst;
     End(*c, NoReply::kReset);
-    connections_.erase(Canonical(seg.flow));
+    connections_.erase(key);
   } else if (c->client_fin && c->server_fin) {
     ++counters_.closed_fin;
     End(*c, NoReply::kClosed);
-    connections_.erase(Canonical(seg.flow));
+    connections_.erase(key);
   }
 }
 
@@ -172,19 +179,19 @@ void Collector::Tick(int64_t now_ns) {
 void Collector::End(Connection& c, NoReply why) {
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
-  const std::pair<RespParser*, ParserFeed*> sides[] = {{&c.request_parser, &c.request_feed},
-                                                       {&c.reply_parser, &c.reply_feed}};
-  for (const auto& [parser, feed] : sides) {
+  const auto settle = [&](auto& parser, const auto& feed) {
     // Bytes skipped while resynchronising were counted with the error that caused it.
-    if (parser->at_boundary() || parser->resyncing()) continue;
+    if (parser.at_boundary() || parser.resyncing()) return;
     ++counters_.cut_messages;
     // A value cut short by the end of the stream is still that value, with bytes missing.
-    if (const uint64_t missing = parser->BytesToComplete(); missing != 0) {
+    if (const uint64_t missing = parser.BytesToComplete(); missing != 0) {
       c.session.set_cutting_short(true);
-      parser->OnGap(missing, feed->last_data_ts_ns);
+      parser.OnGap(missing, feed.last_data_ts_ns);
       c.session.set_cutting_short(false);
     }
-  }
+  };
+  settle(c.request_parser, c.request_feed);
+  settle(c.reply_parser, c.reply_feed);
   c.session.Close(why);
 }
 

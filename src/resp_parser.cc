@@ -1,14 +1,40 @@
 #include "resptrace/resp_parser.h"
 
-#include <array>
-#include <cstring>
 #include <limits>
 
+#include "resptrace/resp_parser_impl.h"
+
 namespace resptrace {
+namespace resp_internal {
 namespace {
 
-// Redis's string2ll(): optional '-', no '+', no leading zeros, no "-0", fits in int64.
-// Redis and hiredis parse every length, count and integer with it.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    char c = a[i];
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    if (c != b[i]) return false;
+  }
+  return true;
+}
+
+// isspace() in the C locale, as sdssplitargs() uses it.
+bool IsCSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
+}
+
+bool IsHexDigit(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return c - 'A' + 10;
+}
+
+}  // namespace
+
 bool ParseInt64(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   if (s.size() == 1 && s[0] == '0') {
@@ -32,16 +58,6 @@ bool ParseInt64(std::string_view s, int64_t* out) {
   } else {
     if (v > kMaxPositive) return false;
     *out = static_cast<int64_t>(v);
-  }
-  return true;
-}
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    char c = a[i];
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    if (c != b[i]) return false;
   }
   return true;
 }
@@ -73,35 +89,6 @@ bool IsValidBigNumber(std::string_view s) {
   return true;
 }
 
-constexpr std::string_view kReplyTypeBytes = "+-:$*_,#(!=%~|>";
-
-// A table: the type byte is checked at every value and every resync line start.
-constexpr auto kIsReplyTypeByte = [] {
-  std::array<bool, 256> table{};
-  for (char c : kReplyTypeBytes) table[static_cast<unsigned char>(c)] = true;
-  return table;
-}();
-
-bool IsReplyTypeByte(char c) { return kIsReplyTypeByte[static_cast<unsigned char>(c)]; }
-
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-
-// isspace() in the C locale, as sdssplitargs() uses it.
-bool IsCSpace(char c) {
-  return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
-}
-
-bool IsHexDigit(char c) {
-  return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-}
-
-int HexValue(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return c - 'A' + 10;
-}
-
-enum class InlineToken : uint8_t { kArg, kEnd, kUnbalanced };
 
 // The next argument of an inline command line, split exactly like Redis's
 // sdssplitargs(): blanks separate arguments; "double quotes" take the escapes \n \r \t
@@ -181,7 +168,8 @@ InlineToken NextInlineArg(std::string_view& rest, std::string& scratch, std::str
   return InlineToken::kArg;
 }
 
-}  // namespace
+
+}  // namespace resp_internal
 
 std::string_view RespErrorName(RespError e) {
   switch (e) {
@@ -200,23 +188,18 @@ std::string_view RespErrorName(RespError e) {
   return "unknown";
 }
 
-// kLine: reading a line (a header, a simple value or an inline command), in line_ when
-// it straddles pieces. kBulk: reading the body of a length-prefixed value, then its CRLF.
-// kResync: discarding bytes after a protocol error until a safe boundary.
-enum class RespParser::State : uint8_t { kLine, kBulk, kResync };
-
-RespParser::RespParser(RespRole role, const RespLimits& limits, RespHandler* handler)
-    : role_(role), limits_(limits), handler_(handler), state_(State::kLine) {
+RespParserBase::RespParserBase(RespRole role, const RespLimits& limits)
+    : role_(role), limits_(limits), state_(State::kLine) {
   stack_.reserve(limits_.max_depth);
   // Most lines are short; a longer one grows the buffer once, and clear() keeps capacity.
   line_.reserve(256);
 }
 
-bool RespParser::at_boundary() const { return state_ == State::kLine && msg_bytes_ == 0; }
+bool RespParserBase::at_boundary() const { return state_ == State::kLine && msg_bytes_ == 0; }
 
-bool RespParser::resyncing() const { return state_ == State::kResync; }
+bool RespParserBase::resyncing() const { return state_ == State::kResync; }
 
-uint64_t RespParser::BytesToComplete() const {
+uint64_t RespParserBase::BytesToComplete() const {
   if (state_ != State::kBulk) return 0;
   for (const Frame& f : stack_) {
     if (f.remaining != 1 || f.attribute) return 0;
@@ -224,397 +207,6 @@ uint64_t RespParser::BytesToComplete() const {
   return static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_);
 }
 
-void RespParser::Feed(std::string_view bytes, int64_t ts_ns) {
-  now_ts_ = ts_ns;
-  piece_offset_ = consumed_;
-  consumed_ += bytes.size();
-  const char* p = bytes.data();
-  const char* const end = p + bytes.size();
-  while (p < end) {
-    switch (state_) {
-      case State::kLine: p = ParseLine(p, end); break;
-      case State::kBulk: p = ParseBulk(p, end); break;
-      case State::kResync: p = Resync(p, end); break;
-    }
-  }
-}
-
-void RespParser::OnGap(uint64_t bytes, int64_t ts_ns) {
-  if (bytes == 0) return;
-  now_ts_ = ts_ns;
-  piece_offset_ = consumed_;
-  consumed_ += bytes;
-  if (state_ == State::kResync) {
-    // Still looking for a boundary; whatever follows the gap is not known to start a line.
-    skipped_ += line_.size();  // a pending '*'
-    line_.clear();
-    at_line_start_ = false;
-    return;
-  }
-  // The bulk's declared length tells exactly where it ends, so a gap inside its body (or
-  // its CRLF) loses only payload: report it as missing and stay in step.
-  const uint64_t left = state_ == State::kBulk ? static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_) : 0;
-  if (bytes > left) {
-    Fail(RespError::kGap, false);
-    return;
-  }
-  msg_bytes_ += bytes;
-  if (bulk_done_ < bulk_len_) {
-    const uint64_t body_left = static_cast<uint64_t>(bulk_len_ - bulk_done_);
-    const uint64_t missing = bytes < body_left ? bytes : body_left;
-    ScalarPiece piece{bulk_type_, {}, missing, bulk_len_, bulk_done_ == 0, missing == body_left};
-    handler_->OnScalar(piece);
-  }
-  bulk_done_ += static_cast<int64_t>(bytes);
-  if (bulk_done_ == bulk_len_ + 2) CompleteValue(false);
-}
-
-const char* RespParser::ParseLine(const char* p, const char* end) {
-  if (line_.empty()) {
-    // Line ends between replies carry nothing (no server sends them, hand-made captures
-    // do): skipping them cannot shift any value.
-    if (role_ == RespRole::kReply && msg_bytes_ == 0 && (*p == '\r' || *p == '\n')) return p + 1;
-    // The first byte alone decides some errors; report them without waiting for a line.
-    if (role_ == RespRole::kReply && !IsReplyTypeByte(*p)) {
-      Fail(RespError::kBadType, false);
-      return p;
-    }
-    if (role_ == RespRole::kRequest && !stack_.empty() && *p != '$') {
-      Fail(RespError::kExpectedBulk, false);
-      return p;
-    }
-    if (msg_bytes_ == 0) msg_ts_ = now_ts_;
-    if (const char* next = ParseShortHeader(p, end)) return next;
-  }
-  const size_t limit = role_ == RespRole::kRequest ? limits_.max_inline_len : limits_.max_line_len;
-  // Bytes this line may still take before its '\n': the limit plus the line's '\r'. Failing
-  // at the first byte past it, wherever the pieces were cut, keeps line_ bounded and makes
-  // the outcome independent of how the stream was split.
-  const size_t room = limit + 1 - line_.size();
-  const size_t avail = static_cast<size_t>(end - p);
-  const char* nl = static_cast<const char*>(std::memchr(p, '\n', avail < room + 1 ? avail : room + 1));
-  if (nl == nullptr) {
-    if (avail > room) {
-      Fail(RespError::kLineTooLong, false);
-      return p + room + 1;
-    }
-    line_.append(p, avail);
-    msg_bytes_ += avail;
-    return end;
-  }
-  const size_t n = static_cast<size_t>(nl - p);
-  msg_bytes_ += n + 1;
-  std::string_view line(p, n);
-  if (!line_.empty()) {
-    line_.append(p, n);
-    line = line_;
-  }
-  if (line.size() > limit + (!line.empty() && line.back() == '\r' ? 1 : 0)) {
-    Fail(RespError::kLineTooLong, true);
-    return nl + 1;
-  }
-  OnLine(line);
-  line_.clear();
-  return nl + 1;
-}
-
-// Most lines are headers such as "$3\r\n" or "*16\r\n" lying whole in the piece: take them
-// straight from the bytes, without a search for the '\n' or a pass through the line
-// machinery. Anything unusual (a sign, a leading zero, a long number, an error to report,
-// a header cut by the piece's end) returns nullptr and takes the general path.
-const char* RespParser::ParseShortHeader(const char* p, const char* end) {
-  const char type = *p;
-  const bool request = role_ == RespRole::kRequest;
-  if (type != '$' && type != '*' && (request || type != ':')) return nullptr;
-  if (request && (type == '*') != stack_.empty()) return nullptr;
-  const char* q = p + 1;
-  const char* const limit = end - q > 18 ? q + 18 : end;  // 18 digits cannot overflow
-  if (q == limit || *q < '1' || *q > '9') return nullptr;
-  int64_t n = 0;
-  while (q < limit && IsDigit(*q)) n = n * 10 + (*q++ - '0');
-  if (end - q < 2 || q[0] != '\r' || q[1] != '\n') return nullptr;
-  if (request && type == '*' && n > limits_.max_request_multibulk_len) return nullptr;
-  msg_bytes_ += static_cast<uint64_t>(q + 2 - p);
-  switch (type) {
-    case '$': StartBulk(RespType::kBulkString, n); break;
-    case '*': StartAggregate(RespType::kArray, n); break;
-    default: EmitScalar(RespType::kInteger, std::string_view(p + 1, static_cast<size_t>(q - p - 1)));
-  }
-  return q + 2;
-}
-
-void RespParser::OnLine(std::string_view line) {
-  if (role_ == RespRole::kReply) {
-    OnReplyLine(line);
-  } else if (!stack_.empty() || (!line.empty() && line[0] == '*')) {
-    OnRequestLine(line);
-  } else {
-    OnInlineLine(line);
-  }
-}
-
-void RespParser::BeginMessage() {
-  if (begun_) return;
-  begun_ = true;
-  handler_->OnMessageBegin(msg_ts_, false);
-}
-
-void RespParser::OnReplyLine(std::string_view line) {
-  // A RESP line ends in CRLF; a bare LF means the peer is not speaking RESP.
-  if (line.back() != '\r') {
-    Fail(RespError::kMissingCrlf, true);
-    return;
-  }
-  const char type_byte = line[0];
-  const std::string_view body = line.substr(1, line.size() - 2);
-  int64_t n = 0;
-  switch (type_byte) {
-    case '+': EmitScalar(RespType::kSimpleString, body); return;
-    case '-': EmitScalar(RespType::kError, body); return;
-    case ':':
-      if (!ParseInt64(body, &n)) return Fail(RespError::kBadInteger, true);
-      EmitScalar(RespType::kInteger, body);
-      return;
-    case ',':
-      if (!IsValidDouble(body)) return Fail(RespError::kBadDouble, true);
-      EmitScalar(RespType::kDouble, body);
-      return;
-    case '#':
-      if (body != "t" && body != "f") return Fail(RespError::kBadBoolean, true);
-      EmitScalar(RespType::kBoolean, body);
-      return;
-    case '(':
-      if (!IsValidBigNumber(body)) return Fail(RespError::kBadInteger, true);
-      EmitScalar(RespType::kBigNumber, body);
-      return;
-    case '_':
-      if (!body.empty()) return Fail(RespError::kBadType, true);
-      EmitScalar(RespType::kNull, {});
-      return;
-    default:
-      break;
-  }
-  // The rest carry a length or count. Streamed RESP3 values ("$?", "*?") are not
-  // supported: Redis never sends them, and "?" fails the number check as kBadLength.
-  if (!ParseInt64(body, &n)) return Fail(RespError::kBadLength, true);
-  if (n == -1 && type_byte != '|') {
-    EmitScalar(RespType::kNull, {});
-    return;
-  }
-  switch (type_byte) {
-    case '$': return StartBulk(RespType::kBulkString, n);
-    case '!': return StartBulk(RespType::kBulkError, n);
-    case '=':
-      if (n >= 0 && n < 4) return Fail(RespError::kBadLength, true);  // needs "txt:"
-      return StartBulk(RespType::kVerbatim, n);
-    case '*': return StartAggregate(RespType::kArray, n);
-    case '%': return StartAggregate(RespType::kMap, n);
-    case '~': return StartAggregate(RespType::kSet, n);
-    case '>': return StartAggregate(RespType::kPush, n);
-    case '|': return StartAggregate(RespType::kAttribute, n);
-    default: return Fail(RespError::kBadType, true);  // unreachable: ParseLine checked it
-  }
-}
-
-// processMultibulkBuffer(): "*<count>" then <count> "$<len>" bulk strings. Redis ends
-// these lines at the '\r', so a line without one fails the number check as it does there.
-void RespParser::OnRequestLine(std::string_view line) {
-  int64_t n = 0;
-  const bool has_cr = line.back() == '\r';
-  const bool ok = has_cr && ParseInt64(line.substr(1, line.size() - 2), &n);
-  if (stack_.empty()) {
-    if (!ok || n > limits_.max_request_multibulk_len) return Fail(RespError::kBadLength, true);
-    if (n <= 0) {
-      msg_bytes_ = 0;  // Redis treats "*0", "*-1", ... as no command at all
-      return;
-    }
-    StartAggregate(RespType::kArray, n);
-    return;
-  }
-  if (!ok || n < 0) return Fail(RespError::kBadLength, true);
-  StartBulk(RespType::kBulkString, n);
-}
-
-// processInlineBuffer(): the line without its "\r", split by sdssplitargs().
-void RespParser::OnInlineLine(std::string_view line) {
-  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-  // sdssplitargs() reads a C string: a NUL ends the arguments. (Redis's own strchr() for
-  // the '\n' would stop there too and wait for more input; we keep the '\n' framing.)
-  if (const void* nul = std::memchr(line.data(), '\0', line.size())) {
-    line = line.substr(0, static_cast<size_t>(static_cast<const char*>(nul) - line.data()));
-  }
-  int64_t argc = 0;
-  std::string_view rest = line;
-  std::string_view arg;
-  for (;;) {
-    const InlineToken t = NextInlineArg(rest, inline_args_, &arg);
-    if (t == InlineToken::kUnbalanced) return Fail(RespError::kUnbalancedQuotes, true);
-    if (t == InlineToken::kEnd) break;
-    ++argc;
-  }
-  if (argc == 0) {
-    msg_bytes_ = 0;  // Redis skips a blank line
-    return;
-  }
-  begun_ = true;
-  handler_->OnMessageBegin(msg_ts_, true);
-  handler_->OnAggregate(RespType::kArray, argc);
-  rest = line;
-  while (NextInlineArg(rest, inline_args_, &arg) == InlineToken::kArg) {
-    const auto len = static_cast<int64_t>(arg.size());
-    handler_->OnScalar(ScalarPiece{RespType::kBulkString, arg, 0, len, true, true});
-  }
-  CompleteValue(false);
-}
-
-void RespParser::StartBulk(RespType type, int64_t len) {
-  if (len < 0 || len > limits_.max_bulk_len) return Fail(RespError::kBadLength, true);
-  BeginMessage();
-  bulk_type_ = type;
-  bulk_len_ = len;
-  bulk_done_ = 0;
-  state_ = State::kBulk;
-  if (len == 0) handler_->OnScalar(ScalarPiece{type, {}, 0, 0, true, true});
-}
-
-void RespParser::StartAggregate(RespType type, int64_t count) {
-  if (count < 0 || count > limits_.max_aggregate_len) return Fail(RespError::kBadLength, true);
-  const bool attribute = type == RespType::kAttribute;
-  if (type == RespType::kMap || attribute) count *= 2;
-  if (count > 0 && stack_.size() >= limits_.max_depth) return Fail(RespError::kTooDeep, true);
-  BeginMessage();
-  if (count == 0) {
-    handler_->OnAggregate(type, 0);
-    CompleteValue(attribute);
-    return;
-  }
-  handler_->OnAggregate(type, count);
-  stack_.push_back(Frame{count, attribute});
-}
-
-void RespParser::EmitScalar(RespType type, std::string_view data) {
-  BeginMessage();
-  const auto len = static_cast<int64_t>(data.size());
-  handler_->OnScalar(ScalarPiece{type, data, 0, len, true, true});
-  CompleteValue(false);
-}
-
-// A value (or an attribute) is complete: count it in its parent, closing every aggregate
-// it completes, and end the message when the top-level value is complete.
-void RespParser::CompleteValue(bool was_attribute) {
-  state_ = State::kLine;
-  while (!stack_.empty()) {
-    if (was_attribute) return;  // an attribute annotates the next value; it is no element
-    Frame& top = stack_.back();
-    if (--top.remaining > 0) return;
-    was_attribute = top.attribute;
-    stack_.pop_back();
-  }
-  if (was_attribute) return;  // a top-level attribute: the real top-level value follows
-  handler_->OnMessageEnd(now_ts_, msg_bytes_);
-  msg_bytes_ = 0;
-  begun_ = false;
-}
-
-const char* RespParser::ParseBulk(const char* p, const char* end) {
-  if (bulk_done_ < bulk_len_) {
-    const auto avail = static_cast<uint64_t>(end - p);
-    const auto body_left = static_cast<uint64_t>(bulk_len_ - bulk_done_);
-    const uint64_t take = avail < body_left ? avail : body_left;
-    handler_->OnScalar(ScalarPiece{bulk_type_, std::string_view(p, take), 0, bulk_len_,
-                                   bulk_done_ == 0, take == body_left});
-    bulk_done_ += static_cast<int64_t>(take);
-    msg_bytes_ += take;
-    p += take;
-    // The usual case: the whole CRLF is here too.
-    if (take == body_left && end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
-      msg_bytes_ += 2;
-      CompleteValue(false);
-      return p + 2;
-    }
-    return p;
-  }
-  // Redis skips the two bytes after a request's bulk unchecked; we check them because a
-  // mismatch there means we have lost step with the stream.
-  const char expected = bulk_done_ == bulk_len_ ? '\r' : '\n';
-  if (*p != expected) {
-    Fail(RespError::kMissingCrlf, false);
-    return p;
-  }
-  ++bulk_done_;
-  ++msg_bytes_;
-  if (bulk_done_ == bulk_len_ + 2) CompleteValue(false);
-  return p + 1;
-}
-
-void RespParser::Fail(RespError error, bool next_is_line_start) {
-  // A bad inline line is wrong on its own: the request after it starts on the next line,
-  // inline or not. Any other fault leaves the structure unknown until a '*' header.
-  resync_any_line_ = error == RespError::kUnbalancedQuotes;
-  handler_->OnProtocolError(error, now_ts_, msg_bytes_);
-  state_ = State::kResync;
-  stack_.clear();
-  line_.clear();
-  msg_bytes_ = 0;
-  begun_ = false;
-  skipped_ = 0;
-  at_line_start_ = next_is_line_start;
-  if (resync_any_line_ && next_is_line_start) {
-    // The next byte starts a line, which is all this fault needs: in step already.
-    handler_->OnResync(0, now_ts_);
-    state_ = State::kLine;
-  }
-}
-
-const char* RespParser::Resync(const char* p, const char* end) {
-  if (role_ == RespRole::kRequest && !line_.empty()) {
-    // A '*' ended the previous piece at a line start; this byte decides.
-    if (IsDigit(*p)) {
-      handler_->OnResync(skipped_, msg_ts_);
-      state_ = State::kLine;
-      msg_bytes_ = 1;
-      return p;
-    }
-    line_.clear();
-    ++skipped_;
-    at_line_start_ = false;
-  }
-  while (p < end) {
-    if (at_line_start_) {
-      if (role_ == RespRole::kReply && IsReplyTypeByte(*p)) {
-        handler_->OnResync(skipped_, now_ts_);
-        state_ = State::kLine;
-        return p;
-      }
-      if (role_ == RespRole::kRequest && resync_any_line_) {
-        handler_->OnResync(skipped_, now_ts_);
-        state_ = State::kLine;
-        return p;
-      }
-      if (role_ == RespRole::kRequest && *p == '*') {
-        if (p + 1 == end) {
-          line_.push_back('*');
-          msg_ts_ = now_ts_;
-          return end;
-        }
-        if (IsDigit(p[1])) {
-          handler_->OnResync(skipped_, now_ts_);
-          state_ = State::kLine;
-          return p;
-        }
-      }
-      at_line_start_ = false;
-    }
-    const char* nl = static_cast<const char*>(std::memchr(p, '\n', static_cast<size_t>(end - p)));
-    if (nl == nullptr) {
-      skipped_ += static_cast<uint64_t>(end - p);
-      return end;
-    }
-    skipped_ += static_cast<uint64_t>(nl + 1 - p);
-    p = nl + 1;
-    at_line_start_ = true;
-  }
-  return p;
-}
+template class BasicRespParser<RespHandler>;
 
 }  // namespace resptrace

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "resptrace/redaction.h"
+#include "resptrace/resp_parser_impl.h"
 
 namespace resptrace {
 
@@ -19,96 +20,70 @@ std::string_view NoReplyName(NoReply r) {
   return "";
 }
 
-class Session::RequestSide final : public RespHandler {
- public:
-  explicit RequestSide(Session& s) : s_(s), builder_(s.options_.message) {}
+void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
+  in_request_ = true;
+  builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
+}
 
-  void OnMessageBegin(int64_t ts_ns, bool inline_command) override {
-    current_ = s_.TakeFree();
-    builder_.Begin(&current_->request, ts_ns, inline_command);
-  }
-  void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
-  void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
-  void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override {
-    Message& m = current_->request;
-    m.last_ts_ns = ts_ns;
-    m.wire_bytes = wire_bytes;
-    m.end_offset = s_.RequestEndLowerBound();
-    m.cut_short = s_.cutting_short_;
-    s_.OnRequest(std::move(current_));
-  }
-  void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override {
-    if (error == RespError::kGap) {
-      if (current_) s_.free_.push_back(std::move(current_));
-      s_.OnRequestLost();
-      return;
-    }
-    // Redis answers a request it cannot parse with "-ERR Protocol error: ..." and closes
-    // the connection: keep a place in the queue for that answer.
-    ++s_.counters_->request_errors;
-    int64_t first_ts = ts_ns;
-    if (current_) {
-      first_ts = current_->request.first_ts_ns;
-    } else {
-      current_ = s_.TakeFree();
-    }
-    Message& m = current_->request;
-    m.Clear();
-    m.first_ts_ns = first_ts;
-    m.last_ts_ns = ts_ns;
-    m.wire_bytes = wire_bytes;
-    m.end_offset = s_.RequestEndLowerBound();
-    current_->malformed = RespErrorName(error);
-    s_.OnRequest(std::move(current_));
-  }
-  void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
+  Message& m = s_.Waiting(s_.waiting_).request;
+  m.last_ts_ns = ts_ns;
+  m.wire_bytes = wire_bytes;
+  m.end_offset = s_.RequestEndLowerBound();
+  m.cut_short = s_.cutting_short_;
+  in_request_ = false;
+  s_.OnRequest();
+}
 
-  // The stream ended inside a request: it is still a command the client sent, cut short.
-  void EndInsideRequest() {
-    if (!current_) return;
-    builder_.CutShort();
-    Message& m = current_->request;
-    m.last_ts_ns = m.first_ts_ns;
-    m.wire_bytes = s_.request_parser_ != nullptr ? s_.request_parser_->message_bytes() : 0;
-    s_.OnRequest(std::move(current_));
+void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
+  if (error == RespError::kGap) {
+    in_request_ = false;
+    s_.OnRequestLost();
+    return;
   }
+  // Redis answers a request it cannot parse with "-ERR Protocol error: ..." and closes
+  // the connection: keep a place in the queue for that answer.
+  ++s_.counters_->request_errors;
+  Pending& p = in_request_ ? s_.Waiting(s_.waiting_) : s_.StartRequest();
+  Message& m = p.request;
+  const int64_t first_ts = in_request_ ? m.first_ts_ns : ts_ns;
+  m.Clear();
+  m.first_ts_ns = first_ts;
+  m.last_ts_ns = ts_ns;
+  m.wire_bytes = wire_bytes;
+  m.end_offset = s_.RequestEndLowerBound();
+  p.malformed = RespErrorName(error);
+  in_request_ = false;
+  s_.OnRequest();
+}
 
- private:
-  Session& s_;
-  MessageBuilder builder_;
-  std::unique_ptr<Pending> current_;
-};
+void Session::RequestSide::EndInsideRequest() {
+  if (!in_request_) return;
+  builder_.CutShort();
+  Message& m = s_.Waiting(s_.waiting_).request;
+  m.last_ts_ns = m.first_ts_ns;
+  m.wire_bytes = s_.request_parser_ != nullptr ? s_.request_parser_->message_bytes() : 0;
+  in_request_ = false;
+  s_.OnRequest();
+}
 
-class Session::ReplySide final : public RespHandler {
- public:
-  explicit ReplySide(Session& s) : s_(s), builder_(s.options_.message) {}
+void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
+  builder_.Begin(&reply_, ts_ns, false);
+  has_ack_ = s_.has_reply_ack_;
+  ack_ = s_.reply_ack_;
+}
 
-  void OnMessageBegin(int64_t ts_ns, bool) override {
-    builder_.Begin(&reply_, ts_ns, false);
-    has_ack_ = s_.has_reply_ack_;
-    ack_ = s_.reply_ack_;
-  }
-  void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
-  void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
-  void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override {
-    reply_.last_ts_ns = ts_ns;
-    reply_.wire_bytes = wire_bytes;
-    reply_.cut_short = s_.cutting_short_;
-    s_.OnReply(reply_, has_ack_, ack_);
-  }
-  void OnProtocolError(RespError error, int64_t, uint64_t) override {
-    if (error != RespError::kGap) ++s_.counters_->reply_errors;
-    s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
-  }
-  void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+void Session::ReplySide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
+  reply_.last_ts_ns = ts_ns;
+  reply_.wire_bytes = wire_bytes;
+  reply_.cut_short = s_.cutting_short_;
+  s_.OnReply(reply_, has_ack_, ack_);
+}
 
- private:
-  Session& s_;
-  MessageBuilder builder_;
-  Message reply_;
-  bool has_ack_ = false;
-  uint32_t ack_ = 0;
-};
+void Session::ReplySide::OnProtocolError(RespError error, int64_t, uint64_t) {
+  if (error != RespError::kGap) ++s_.counters_->reply_errors;
+  s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
+}
 
 Session::Session(const SessionOptions& options, const Endpoint& client, const Endpoint& server,
                  RecordSink* sink, SessionCounters* counters)
@@ -119,20 +94,26 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
       server_name_(server.ToString()),
       sink_(sink),
       counters_(counters),
-      request_side_(std::make_unique<RequestSide>(*this)),
-      reply_side_(std::make_unique<ReplySide>(*this)) {}
+      request_side_(*this),
+      reply_side_(*this) {}
 
 Session::~Session() = default;
 
-RespHandler* Session::request_handler() { return request_side_.get(); }
-RespHandler* Session::reply_handler() { return reply_side_.get(); }
-
-std::unique_ptr<Session::Pending> Session::TakeFree() {
-  if (free_.empty()) return std::make_unique<Pending>();
-  std::unique_ptr<Pending> p = std::move(free_.back());
-  free_.pop_back();
-  p->malformed = {};
+Session::Pending& Session::StartRequest() {
+  if (waiting_ == queue_.size()) {
+    std::vector<Pending> grown(queue_.empty() ? 1 : 2 * queue_.size());
+    for (size_t i = 0; i < waiting_; ++i) grown[i] = std::move(Waiting(i));
+    queue_ = std::move(grown);
+    head_ = 0;
+  }
+  Pending& p = Waiting(waiting_);
+  p.malformed = {};
   return p;
+}
+
+void Session::PopFront() {
+  head_ = (head_ + 1) & (queue_.size() - 1);
+  --waiting_;
 }
 
 void Session::Emit(Pending& p, Message* reply, NoReply why) {
@@ -154,18 +135,18 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   sink_->Write(r);
 }
 
-void Session::OnRequest(std::unique_ptr<Pending> p) {
+void Session::OnRequest() {
   ++counters_->commands;
-  if (!desynced_ && pending_.size() >= options_.max_pending) {
+  if (!desynced_ && waiting_ >= options_.max_pending) {
     ++counters_->pending_overflows;
     Desync(NoReply::kDesync);
   }
+  // Desync empties the queue from the front: the request is still in the slot after it.
   if (desynced_) {
-    Emit(*p, nullptr, NoReply::kDesync);
-    free_.push_back(std::move(p));
+    Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
     return;
   }
-  pending_.push_back(std::move(p));
+  ++waiting_;
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
@@ -188,11 +169,11 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     Desync(NoReply::kGap);
     return;
   }
-  if (desynced_ || pending_.empty()) {
+  if (desynced_ || waiting_ == 0) {
     ++counters_->orphan_replies;
     return;
   }
-  Pending& front = *pending_.front();
+  Pending& front = Waiting(0);
   // A reply sent before the server had the request answers an earlier command, one this
   // capture did not see (joined mid-stream).
   if (has_ack && request_parser_ != nullptr) {
@@ -203,8 +184,7 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     }
   }
   Emit(front, &reply, NoReply::kAnswered);
-  free_.push_back(std::move(pending_.front()));
-  pending_.pop_front();
+  PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
 }
 
@@ -216,7 +196,7 @@ uint64_t Session::RequestEndLowerBound() const {
 
 void Session::OnRequestLost() {
   if (desynced_) return;
-  if (in_step_pending_ == SIZE_MAX) in_step_pending_ = pending_.size();
+  if (in_step_pending_ == SIZE_MAX) in_step_pending_ = waiting_;
 }
 
 void Session::OnRepliesLost(NoReply why) { Desync(why); }
@@ -225,20 +205,21 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
-  while (!pending_.empty()) {
-    Emit(*pending_.front(), nullptr, why);
-    free_.push_back(std::move(pending_.front()));
-    pending_.pop_front();
+  while (waiting_ != 0) {
+    Emit(Waiting(0), nullptr, why);
+    PopFront();
   }
 }
 
 void Session::Close(NoReply why) {
-  request_side_->EndInsideRequest();
-  while (!pending_.empty()) {
-    Emit(*pending_.front(), nullptr, why);
-    free_.push_back(std::move(pending_.front()));
-    pending_.pop_front();
+  request_side_.EndInsideRequest();
+  while (waiting_ != 0) {
+    Emit(Waiting(0), nullptr, why);
+    PopFront();
   }
 }
+
+template class BasicRespParser<Session::RequestSide>;
+template class BasicRespParser<Session::ReplySide>;
 
 }  // namespace resptrace

@@ -358,6 +358,21 @@ TEST(RespParserReply, InvalidValuesAreProtocolErrors) {
   EXPECT_EQ(Reply("\r\n+OK\r\n\n"), "< simple\"OK\" >5");
 }
 
+// The usual replies whole in a piece take a one-pass path; its edges, whole and split.
+TEST(RespParserReply, WholeRepliesAsTheStateMachineReadsThem) {
+  EXPECT_EQ(Reply("+\r\n"), "< simple\"\" >3");
+  EXPECT_EQ(Reply("+\n"), "!missing_crlf");
+  EXPECT_EQ(Reply("-ERR x\r\n$1\r\na\r\n"), "< error\"ERR x\" >8 < bulk\"a\" >7");
+  const std::string long_line = "+" + std::string(100, 'x') + "\r\n";
+  EXPECT_EQ(Reply(long_line), "< simple\"" + std::string(100, 'x') + "\" >103");
+  RespLimits limits;
+  limits.max_line_len = 4;
+  limits.max_bulk_len = 2;
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "+abc\r\n", limits), "< simple\"abc\" >6");
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "+abcd\r\n", limits), "!line_too_long");
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "$3\r\nabc\r\n", limits), "!bad_length");
+}
+
 TEST(RespParserReply, LimitsAreEnforced) {
   RespLimits limits;
   limits.max_depth = 3;
@@ -387,6 +402,26 @@ TEST(RespParserRequest, Multibulk) {
   EXPECT_EQ(Request("*1\r\n$0\r\n\r\n"), "< array:1 bulk\"\" >10");
   // Redis ignores a multibulk count <= 0: no command, no error.
   EXPECT_EQ(Request("*0\r\n*-1\r\n*-5\r\n*1\r\n$4\r\nPING\r\n"), "< array:1 bulk\"PING\" >14");
+}
+
+// Whole requests within the limits take the one-pass path; every limit it checks sends a
+// request back to the state machine, which reports the same (ParseAllSplits compares the
+// whole piece with every split).
+TEST(RespParserRequest, LimitsOnWholeRequests) {
+  RespLimits limits;
+  limits.max_request_multibulk_len = 3;
+  limits.max_aggregate_len = 2;
+  limits.max_bulk_len = 4;
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*2\r\n$3\r\nGET\r\n$4\r\nkey1\r\n", limits),
+            "< array:2 bulk\"GET\" bulk\"key1\" >23");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", limits),
+            "!bad_length");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*2\r\n$3\r\nGET\r\n$5\r\nkey12\r\n", limits),
+            "< array:2 bulk\"GET\" !bad_length");
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*1\r\n$4\r\nPINGx\r\n", limits),
+            "< array:1 bulk\"PING\" !missing_crlf");
+  limits.max_depth = 0;
+  EXPECT_EQ(ParseAllSplits(RespRole::kRequest, "*1\r\n$4\r\nPING\r\n", limits), "!too_deep");
 }
 
 TEST(RespParserRequest, RedisProtocolErrors) {

@@ -34,15 +34,17 @@ class CopyFilter {
   bool IsCopy(const Segment& seg);
 
  private:
-  struct Sighting {
-    int64_t ts_ns = 0;
-    uint32_t seq = 0;
-    uint32_t ack = 0;
-    uint32_t payload_len = 0;
-    uint32_t ifindex = 0;  // 0: an empty slot
-    uint8_t flags = 0;
-  };
-  std::array<Sighting, kRemembered> recent_{};
+  // Whether any remembered sighting has this sequence number.
+  bool SeqSeen(uint32_t seq) const;
+
+  // The recent sightings, one array per field: most segments match none by sequence
+  // number, which one compare of the packed `seq_` tells, live on every segment.
+  std::array<uint32_t, kRemembered> seq_{};
+  std::array<uint32_t, kRemembered> ack_{};
+  std::array<uint32_t, kRemembered> payload_len_{};
+  std::array<uint32_t, kRemembered> ifindex_{};  // 0: an empty slot
+  std::array<int64_t, kRemembered> ts_ns_{};
+  std::array<uint8_t, kRemembered> flags_{};
   size_t next_ = 0;  // the slot the next sighting replaces
 };
 

@@ -79,24 +79,9 @@ class RespHandler {
   virtual void OnResync(uint64_t skipped, int64_t ts_ns) = 0;
 };
 
-class RespParser {
+// The parser's state and the accessors that do not depend on who receives its events.
+class RespParserBase {
  public:
-  RespParser(RespRole role, const RespLimits& limits, RespHandler* handler);
-
-  // Parses `bytes`, the next piece of the stream. Views handed to the handler are valid
-  // only during the callback.
-  //
-  // After a protocol error the parser discards bytes until a safe boundary: for requests,
-  // a line that starts with '*' followed by a digit (or, after an inline line with
-  // unbalanced quotes, the next line); for replies, a line that starts with a RESP type
-  // byte. A line start is the byte after a "\n".
-  void Feed(std::string_view bytes, int64_t ts_ns);
-
-  // `bytes` bytes of the stream are missing for good. Inside the body of a bulk string
-  // whose length is known, they are skipped (reported as ScalarPiece::missing) and the
-  // parser stays in step; anywhere else they are a kGap protocol error.
-  void OnGap(uint64_t bytes, int64_t ts_ns);
-
   // True between messages (no value in progress, not resynchronising).
   bool at_boundary() const;
   bool resyncing() const;
@@ -117,34 +102,20 @@ class RespParser {
   // hot path nothing.
   uint64_t piece_offset() const { return piece_offset_; }
 
- private:
+ protected:
+  RespParserBase(RespRole role, const RespLimits& limits);
+
   friend class RespParserTestPeer;  // checks that internal buffers stay bounded
 
-  // Implementation state; see resp_parser.cc.
+  // Implementation state; see resp_parser_impl.h.
   struct Frame {
     int64_t remaining;  // elements still expected in this aggregate
     bool attribute;     // this frame is an attribute (does not count in its parent)
   };
-  enum class State : uint8_t;
-
-  const char* ParseLine(const char* p, const char* end);
-  const char* ParseShortHeader(const char* p, const char* end);
-  const char* ParseBulk(const char* p, const char* end);
-  const char* Resync(const char* p, const char* end);
-  void OnLine(std::string_view line);
-  void OnReplyLine(std::string_view line);
-  void OnRequestLine(std::string_view line);
-  void OnInlineLine(std::string_view line);
-  void BeginMessage();
-  void StartBulk(RespType type, int64_t len);
-  void StartAggregate(RespType type, int64_t count);
-  void EmitScalar(RespType type, std::string_view data);
-  void CompleteValue(bool was_attribute);
-  void Fail(RespError error, bool next_is_line_start);
+  enum class State : uint8_t { kLine, kBulk, kResync };
 
   RespRole role_;
   RespLimits limits_;
-  RespHandler* handler_;
   State state_;
   std::vector<Frame> stack_;  // reserved to max_depth once, never grown past it
   std::string line_;          // a line split across pieces; bounded by the line limit + 1
@@ -162,6 +133,55 @@ class RespParser {
   uint64_t consumed_ = 0;
   uint64_t piece_offset_ = 0;
 };
+
+// The parser proper, for a handler type: a RespHandler (events through virtual calls), or
+// a final class derived from it, whose handlers the parser then calls directly, inlined
+// where they are small. The pipeline parses with its session's final handlers: its
+// events are per value, and a virtual call each was a good part of their cost. The
+// definitions are in resp_parser_impl.h; resp_parser.cc instantiates RespParser.
+template <typename Handler>
+class BasicRespParser : public RespParserBase {
+ public:
+  BasicRespParser(RespRole role, const RespLimits& limits, Handler* handler);
+
+  // Parses `bytes`, the next piece of the stream. Views handed to the handler are valid
+  // only during the callback.
+  //
+  // After a protocol error the parser discards bytes until a safe boundary: for requests,
+  // a line that starts with '*' followed by a digit (or, after an inline line with
+  // unbalanced quotes, the next line); for replies, a line that starts with a RESP type
+  // byte. A line start is the byte after a "\n".
+  void Feed(std::string_view bytes, int64_t ts_ns);
+
+  // `bytes` bytes of the stream are missing for good. Inside the body of a bulk string
+  // whose length is known, they are skipped (reported as ScalarPiece::missing) and the
+  // parser stays in step; anywhere else they are a kGap protocol error.
+  void OnGap(uint64_t bytes, int64_t ts_ns);
+
+ private:
+  const char* ParseLine(const char* p, const char* end);
+  const char* ParseShortHeader(const char* p, const char* end);
+  const char* ParseWholeRequest(const char* p, const char* end);
+  const char* ParseWholeReply(const char* p, const char* end);
+  const char* ParseBulk(const char* p, const char* end);
+  const char* Resync(const char* p, const char* end);
+  void OnLine(std::string_view line);
+  void OnReplyLine(std::string_view line);
+  void OnRequestLine(std::string_view line);
+  void OnInlineLine(std::string_view line);
+  void BeginMessage();
+  void StartBulk(RespType type, int64_t len);
+  void StartAggregate(RespType type, int64_t count);
+  void EmitScalar(RespType type, std::string_view data);
+  void CompleteValue(bool was_attribute);
+  void Fail(RespError error, bool next_is_line_start);
+
+  Handler* handler_;
+};
+
+// The parser with any RespHandler.
+using RespParser = BasicRespParser<RespHandler>;
+extern template class BasicRespParser<RespHandler>;
 
 }  // namespace resptrace
 

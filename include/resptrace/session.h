@@ -4,8 +4,6 @@
 #define RESPTRACE_SESSION_H_
 
 #include <cstdint>
-#include <deque>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -43,12 +41,18 @@ class Session {
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
 
+  class RequestSide;
+  class ReplySide;
+  // Parsers that call this session's handlers directly, with no virtual call per value.
+  using RequestParser = BasicRespParser<RequestSide>;
+  using ReplyParser = BasicRespParser<ReplySide>;
+
   // Event receivers for the request parser and the reply parser.
-  RespHandler* request_handler();
-  RespHandler* reply_handler();
+  RequestSide* request_handler() { return &request_side_; }
+  ReplySide* reply_handler() { return &reply_side_; }
 
   // The request parser, whose stream position bounds where each request ends.
-  void set_request_parser(const RespParser* parser) { request_parser_ = parser; }
+  void set_request_parser(const RespParserBase* parser) { request_parser_ = parser; }
 
   // The acknowledgement number carried by the server's segment now being parsed, and
   // the client stream's sequence number at offset 0: a reply sent before the server had
@@ -64,18 +68,60 @@ class Session {
   // the stream ended inside of included (marked cut short).
   void Close(NoReply why);
 
-  size_t pending() const { return pending_.size(); }
+  size_t pending() const { return waiting_; }
   bool desynced() const { return desynced_; }
 
  private:
-  class RequestSide;
-  class ReplySide;
   struct Pending {
     Message request;
     std::string_view malformed;
   };
 
-  void OnRequest(std::unique_ptr<Pending> p);
+ public:
+  // Builds requests from the request parser's events.
+  class RequestSide final : public RespHandler {
+   public:
+    explicit RequestSide(Session& s) : s_(s), builder_(s.options_.message) {}
+    void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
+    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+    void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+    // The stream ended inside a request: it is still a command the client sent, cut short.
+    void EndInsideRequest();
+
+   private:
+    Session& s_;
+    MessageBuilder builder_;
+    bool in_request_ = false;  // a request is being built in its slot
+  };
+
+  // Builds replies from the reply parser's events.
+  class ReplySide final : public RespHandler {
+   public:
+    explicit ReplySide(Session& s) : s_(s), builder_(s.options_.message) {}
+    void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
+    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
+    void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
+    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
+
+   private:
+    Session& s_;
+    MessageBuilder builder_;
+    Message reply_;
+    bool has_ack_ = false;
+    uint32_t ack_ = 0;
+  };
+
+ private:
+  // The slot for the request the parser is in, its buffers kept from earlier use; grows
+  // the queue when it is full.
+  Pending& StartRequest();
+  // The request in its slot is complete: it joins the queue (or is reported at once).
+  void OnRequest();
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
@@ -83,7 +129,8 @@ class Session {
   // commands are reported at once and replies are not paired.
   void Desync(NoReply why);
   void Emit(Pending& p, Message* reply, NoReply why);
-  std::unique_ptr<Pending> TakeFree();
+  Pending& Waiting(size_t i) { return queue_[(head_ + i) & (queue_.size() - 1)]; }
+  void PopFront();
   uint64_t RequestEndLowerBound() const;
 
   SessionOptions options_;
@@ -93,10 +140,14 @@ class Session {
   std::string server_name_;
   RecordSink* sink_;
   SessionCounters* counters_;
-  std::unique_ptr<RequestSide> request_side_;
-  std::unique_ptr<ReplySide> reply_side_;
-  std::deque<std::unique_ptr<Pending>> pending_;
-  std::vector<std::unique_ptr<Pending>> free_;  // recycled, buffers kept
+  RequestSide request_side_;
+  ReplySide reply_side_;
+  // The commands awaiting a reply, oldest first: Waiting(0) to Waiting(waiting_ - 1), in a
+  // ring of a power of two slots that only grows. The slot after them holds the request
+  // being parsed. Slots are reused in place, buffers and all: no allocation per command.
+  std::vector<Pending> queue_;
+  size_t head_ = 0;
+  size_t waiting_ = 0;
   bool desynced_ = false;
   bool cutting_short_ = false;
   // Commands before this many pending ones are still in step after a request-side gap.
@@ -104,8 +155,11 @@ class Session {
   uint32_t reply_ack_ = 0;
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
-  const RespParser* request_parser_ = nullptr;
+  const RespParserBase* request_parser_ = nullptr;
 };
+
+extern template class BasicRespParser<Session::RequestSide>;
+extern template class BasicRespParser<Session::ReplySide>;
 
 }  // namespace resptrace
 
