@@ -99,10 +99,7 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   }
   absl::StatusOr<std::vector<int>> cpus = BpfRingSet::OnlineCpus();
   if (!cpus.ok()) return cpus.status();
-  const int possible = libbpf_num_possible_cpus();
-  if (possible <= 0 || cpus->empty() || cpus->back() >= possible) {
-    return absl::InternalError("cannot tell which CPUs this host has (/sys/devices/system/cpu)");
-  }
+  if (cpus->empty()) return absl::InternalError("no online CPU in /sys/devices/system/cpu/online");
   const uint32_t per_cpu = std::bit_ceil(std::max<uint32_t>(
       options.ring_bytes / static_cast<uint32_t>(cpus->size()), kMinRingBytesPerCpu));
   // A quarter full, a ring wakes the consumer; below that it waits for the timer.
@@ -113,10 +110,7 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
     return absl::IsPermissionDenied(rings.status()) ? LoadError(EPERM) : rings.status();
   }
   c->rings_ = *std::move(rings);
-  if (bpf_map__set_max_entries(c->skel_->maps.rings, static_cast<uint32_t>(possible)) != 0 ||
-      bpf_map__set_inner_map_fd(c->skel_->maps.rings, c->rings_->template_fd()) != 0) {
-    return absl::InternalError("cannot set up the eBPF program's array of ring buffers");
-  }
+  if (absl::Status s = c->rings_->PrepareArray(c->skel_->maps.rings); !s.ok()) return s;
   if (int err = resptrace_bpf__load(c->skel_); err != 0) return LoadError(err);
   if (absl::Status s = c->rings_->Install(bpf_map__fd(c->skel_->maps.rings)); !s.ok()) return s;
 

@@ -1,6 +1,7 @@
 #include "resptrace/bpf_ring_set.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 #include <linux/bpf.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -100,6 +101,18 @@ absl::StatusOr<std::unique_ptr<BpfRingSet>> BpfRingSet::Create(const std::vector
   }
   set->heap_.reserve(set->rings_.size());
   return set;
+}
+
+absl::Status BpfRingSet::PrepareArray(bpf_map* outer) const {
+  const int possible = libbpf_num_possible_cpus();
+  if (possible <= 0 || rings_.back().cpu >= possible) {
+    return absl::InternalError("cannot tell which CPUs this host has (/sys/devices/system/cpu)");
+  }
+  if (bpf_map__set_max_entries(outer, static_cast<uint32_t>(possible)) != 0 ||
+      bpf_map__set_inner_map_fd(outer, rings_.front().fd) != 0) {
+    return absl::InternalError("cannot set up the eBPF program's array of ring buffers");
+  }
+  return absl::OkStatus();
 }
 
 absl::Status BpfRingSet::Install(int outer_map_fd) const {

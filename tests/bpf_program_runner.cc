@@ -63,9 +63,8 @@ std::string BpfProgramRunner::Load(const BpfProgramConfig& config, uint16_t port
   absl::StatusOr<std::unique_ptr<BpfRingSet>> rings = BpfRingSet::Create(all, config.ring_bytes);
   if (!rings.ok()) return std::string(rings.status().message());
   rings_ = *std::move(rings);
-  if (bpf_map__set_max_entries(skel_->maps.rings, static_cast<uint32_t>(cpus)) != 0 ||
-      bpf_map__set_inner_map_fd(skel_->maps.rings, rings_->template_fd()) != 0) {
-    return "setting up the array of ring buffers failed";
+  if (absl::Status s = rings_->PrepareArray(skel_->maps.rings); !s.ok()) {
+    return std::string(s.message());
   }
   if (const int err = resptrace_bpf__load(skel_); err != 0) {
     return "loading the BPF programs failed (" + ErrnoText(err) + "): " + LibbpfLog();

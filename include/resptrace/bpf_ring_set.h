@@ -26,6 +26,8 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+struct bpf_map;
+
 namespace resptrace {
 
 class BpfRingSet {
@@ -33,9 +35,10 @@ class BpfRingSet {
   // Creates one ring of `ring_bytes` (a power of two of pages) for each CPU in `cpus`.
   static absl::StatusOr<std::unique_ptr<BpfRingSet>> Create(const std::vector<int>& cpus,
                                                             uint32_t ring_bytes);
-  // A ring to give libbpf as the array of maps' inner map before the program loads
-  // (bpf_map__set_inner_map_fd): the kernel then accepts rings of this size in it.
-  int template_fd() const { return rings_.front().fd; }
+  // Before the program loads: sizes its array of maps `outer` to every possible CPU and
+  // gives it one of these rings as the inner map's template, so that the kernel accepts
+  // rings of this size in it. (libbpf 1.1 cannot resize its own template: it crashes.)
+  absl::Status PrepareArray(bpf_map* outer) const;
   // Stores each CPU's ring in the loaded program's array of maps, at the CPU's index.
   absl::Status Install(int outer_map_fd) const;
   ~BpfRingSet();
