@@ -37,7 +37,10 @@
 
 /* Payload capacity of each record size class: a record is reserved at the smallest class
  * that holds its chunk (ring-buffer reservations must have a constant size), so a small
- * RESP command does not occupy a 16 KiB slot. Totals: 256 B, 1 KiB, 4 KiB, 16 KiB + 80. */
+ * RESP command does not occupy a 16 KiB slot. Totals: 128 B, 256 B, 1 KiB, 4 KiB,
+ * 16 KiB + 80. The 128 B class holds a GET or SET of a short key and its reply: packed
+ * records are fewer cache lines for the program to write and the consumer to read. */
+#define CLASS_TINY (128 - sizeof(struct resptrace_bpf_event))
 #define CLASS_SMALL (256 - sizeof(struct resptrace_bpf_event))
 #define CLASS_MEDIUM (1024 - sizeof(struct resptrace_bpf_event))
 #define CLASS_LARGE (4096 - sizeof(struct resptrace_bpf_event))
@@ -215,7 +218,9 @@ static __always_inline void emit_segment(void *ctx, const bool xdp, void *ring,
   }
   __u32 tail = captured - offset;
   int failed;
-  if (tail <= CLASS_SMALL)
+  if (tail <= CLASS_TINY)
+    failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_TINY);
+  else if (tail <= CLASS_SMALL)
     failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_SMALL);
   else if (tail <= CLASS_MEDIUM)
     failed = emit_chunk(ctx, xdp, ring, ctr, header, payload_offset, offset, tail, CLASS_MEDIUM);

@@ -149,7 +149,7 @@ TEST_F(BpfProgramTest, Ipv4SegmentToKeptPortGivesOneExactRecord) {
   ExpectHeader(r.header, {.seq = 0x01020304, .ack = 0xA0B0C0D0, .tcp_flags = kPshAck,
                           .payload_len = 14, .captured_len = 14, .chunk_len = 14});
   EXPECT_EQ(r.payload, payload);
-  EXPECT_EQ(r.record_size, 256u);  // the smallest size class
+  EXPECT_EQ(r.record_size, 128u);  // the smallest size class
   EXPECT_GE(static_cast<int64_t>(r.header.timestamp_ns), before);  // CLOCK_MONOTONIC
   EXPECT_LE(static_cast<int64_t>(r.header.timestamp_ns), after);
   ExpectCounters({{RESPTRACE_BPF_CTR_SEEN, 1}, {RESPTRACE_BPF_CTR_KEPT, 1},
@@ -196,7 +196,7 @@ TEST_F(BpfProgramTest, SynWithoutPayloadGivesAnEmptyRecordAndIgnoresEthernetPadd
   ASSERT_EQ(records.size(), 1u);
   ExpectHeader(records[0].header, {.seq = 77, .tcp_flags = tcp_flags::kSyn});
   EXPECT_EQ(records[0].payload, "");
-  EXPECT_EQ(records[0].record_size, 256u);
+  EXPECT_EQ(records[0].record_size, 128u);
   ExpectCounters({{RESPTRACE_BPF_CTR_SEEN, 1}, {RESPTRACE_BPF_CTR_KEPT, 1},
                   {RESPTRACE_BPF_CTR_EMITTED, 1}});
 }
@@ -330,7 +330,7 @@ TEST_F(BpfProgramTest, RecordsAreReservedInTheSmallestSizeClassThatHoldsTheChunk
   TcpHeader tcp;
   tcp.flags = kPshAck;
   const std::vector<std::pair<size_t, size_t>> payload_to_record = {
-      {176, 256}, {177, 1024}, {944, 1024}, {945, 4096}, {3000, 4096}};
+      {48, 128}, {49, 256}, {176, 256}, {177, 1024}, {944, 1024}, {945, 4096}, {3000, 4096}};
   for (const auto& [size, record] : payload_to_record) {
     const std::string payload = Payload(size);
     RunIngress(Ipv4Frame(tcp, payload));
@@ -407,16 +407,16 @@ TEST_F(BpfProgramTest, SnaplenZeroSendsHeadersOnly) {
 }
 
 TEST_F(BpfProgramTest, FullRingBufferCountsLostRecordsAndBytes) {
-  // One page: fifteen 256-byte records (+8 bytes of ring-buffer header each).
+  // One page: thirty 128-byte records (+8 bytes of ring-buffer header each).
   ASSERT_NO_FATAL_FAILURE(Reload(BpfProgramConfig{.ring_bytes = 4096}));
   TcpHeader tcp;
   tcp.flags = kPshAck;
-  for (int i = 0; i < 16; ++i) RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+  for (int i = 0; i < 31; ++i) RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
   RunXdp(Ipv4Frame(tcp, Payload(40000)));  // its first 16 KiB chunk cannot fit
 
-  EXPECT_EQ(Drain().size(), 15u);
-  ExpectCounters({{RESPTRACE_BPF_CTR_SEEN, 17}, {RESPTRACE_BPF_CTR_KEPT, 17},
-                  {RESPTRACE_BPF_CTR_EMITTED, 15}, {RESPTRACE_BPF_CTR_RINGBUF_FULL, 2},
+  EXPECT_EQ(Drain().size(), 30u);
+  ExpectCounters({{RESPTRACE_BPF_CTR_SEEN, 32}, {RESPTRACE_BPF_CTR_KEPT, 32},
+                  {RESPTRACE_BPF_CTR_EMITTED, 30}, {RESPTRACE_BPF_CTR_RINGBUF_FULL, 2},
                   {RESPTRACE_BPF_CTR_LOST_BYTES, 5 + 40000}});
 }
 
@@ -429,8 +429,8 @@ TEST_F(BpfProgramTest, SubmitsWakeTheConsumerOnlyPastTheThreshold) {
   EXPECT_TRUE(runner_.Poll(0).empty());
   EXPECT_EQ(Drain().size(), 1u);
 
-  // Crossed by the second 256-byte record (+8 bytes of ring-buffer header each).
-  ASSERT_NO_FATAL_FAILURE(Reload(BpfProgramConfig{.wakeup_bytes = 512}));
+  // Crossed by the second 128-byte record (+8 bytes of ring-buffer header each).
+  ASSERT_NO_FATAL_FAILURE(Reload(BpfProgramConfig{.wakeup_bytes = 256}));
   RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
   EXPECT_TRUE(runner_.Poll(0).empty());
   RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
