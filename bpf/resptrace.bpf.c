@@ -48,8 +48,11 @@
 
 /* Set by the loader before load (read-only afterwards). */
 const volatile __u32 snaplen = RESPTRACE_BPF_SNAPLEN_DEFAULT; /* payload bytes per segment */
-/* Records are submitted without waking the consumer (it drains on a timer) until the ring
- * holds this many bytes; then every submit wakes it, so it never sleeps on a filling ring. */
+/* Records are submitted without waking the consumer (it drains on a timer); the record
+ * that takes the ring's fill past a multiple of this many bytes wakes it, so it never
+ * sleeps on a filling ring. One wake-up per crossing, not one per record past the mark:
+ * a wake-up is an irq_work self-IPI, a VM exit under a hypervisor, and the consumer may
+ * take a while to come (it cost Redis several percent at -P 1 on these VMs). */
 const volatile __u64 wakeup_bytes = RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT;
 
 /* One ring buffer per CPU, at the CPU's index: a program only ever touches its own CPU's
@@ -192,9 +195,12 @@ static __always_inline int emit_chunk(void *ctx, const bool xdp, void *ring,
       return -1;
     }
   }
-  __u64 flags = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-                                                                           : BPF_RB_NO_WAKEUP;
-  bpf_ringbuf_submit(record, flags);
+  /* The fill counts this record already: it was reserved. */
+  const __u64 size = sizeof(struct resptrace_bpf_event) + capacity + BPF_RINGBUF_HDR_SZ;
+  const __u64 fill = bpf_ringbuf_query(ring, BPF_RB_AVAIL_DATA);
+  const __u64 before = fill > size ? fill - size : 0; /* less: the consumer just read */
+  const bool crossed = wakeup_bytes > 0 && fill / wakeup_bytes != before / wakeup_bytes;
+  bpf_ringbuf_submit(record, crossed ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
   count(ctr, RESPTRACE_BPF_CTR_EMITTED, 1);
   return 0;
 }

@@ -102,7 +102,8 @@ absl::StatusOr<std::unique_ptr<BpfCapture>> BpfCapture::Open(const BpfCaptureOpt
   if (cpus->empty()) return absl::InternalError("no online CPU in /sys/devices/system/cpu/online");
   const uint32_t per_cpu = std::bit_ceil(std::max<uint32_t>(
       options.ring_bytes / static_cast<uint32_t>(cpus->size()), kMinRingBytesPerCpu));
-  // A quarter full, a ring wakes the consumer; below that it waits for the timer.
+  // At a quarter, a half and three quarters full a ring wakes the consumer; between those
+  // marks it waits for the timer.
   c->skel_->rodata->wakeup_bytes = per_cpu / 4;
   absl::StatusOr<std::unique_ptr<BpfRingSet>> rings = BpfRingSet::Create(*cpus, per_cpu);
   if (!rings.ok()) {
@@ -211,7 +212,8 @@ absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segme
   int64_t next_tick = NowNs() + int64_t{tick_ms} * 1'000'000;
   while (!stopping_.load(std::memory_order_relaxed)) {
     epoll_event events[16];
-    // The program wakes us only past its threshold: below it, the timeout drains.
+    // The program wakes us only as a ring fills past its marks: between them, the timeout
+    // drains.
     const int n = epoll_wait(ep, events, 16, tick_ms);
     if (n < 0 && errno != EINTR) {
       result = absl::InternalError(absl::StrCat("epoll_wait: ", std::strerror(errno)));

@@ -123,6 +123,11 @@ std::vector<BpfRecord> BpfProgramRunner::Poll(int timeout_ms) {
   return Drain();
 }
 
+bool BpfProgramRunner::WokeUp(int timeout_ms) {
+  epoll_event events[16];
+  return epoll_wait(epoll_fd_, events, 16, timeout_ms) > 0;
+}
+
 BpfCounters BpfProgramRunner::ReadCounters() {
   BpfCounters total{};
   std::vector<resptrace_bpf_counters> per_cpu(static_cast<size_t>(libbpf_num_possible_cpus()));

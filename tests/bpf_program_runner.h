@@ -55,6 +55,8 @@ class BpfProgramRunner {
   std::vector<BpfRecord> Drain(uint64_t before_ns = UINT64_MAX);
   // Waits up to `timeout_ms` for a wake-up on any ring; returns the records then waiting.
   std::vector<BpfRecord> Poll(int timeout_ms);
+  // Whether a ring woke its reader within `timeout_ms`; the records stay where they are.
+  bool WokeUp(int timeout_ms);
 
   BpfCounters ReadCounters();
 

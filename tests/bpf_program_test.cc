@@ -437,6 +437,22 @@ TEST_F(BpfProgramTest, SubmitsWakeTheConsumerOnlyPastTheThreshold) {
   EXPECT_EQ(runner_.Poll(10'000).size(), 2u);
 }
 
+// Past the threshold a record wakes the consumer only when it carries the fill across a
+// multiple of it: each wake-up is an interrupt, so not one per record while the consumer
+// is on its way.
+TEST_F(BpfProgramTest, OnlyTheRecordThatCrossesAMultipleOfTheThresholdWakes) {
+  // 136 bytes a record (128 + 8 of ring-buffer header): fills 136, 272, 408, 544, 680.
+  ASSERT_NO_FATAL_FAILURE(Reload(BpfProgramConfig{.wakeup_bytes = 256}));
+  TcpHeader tcp;
+  tcp.flags = kPshAck;
+  const bool wakes[] = {false, true, false, true, false};
+  for (int i = 0; i < 5; ++i) {
+    RunIngress(Ipv4Frame(tcp, "+OK\r\n"));
+    EXPECT_EQ(runner_.WokeUp(wakes[i] ? 10'000 : 0), wakes[i]) << "record " << i + 1;
+  }
+  EXPECT_EQ(Drain().size(), 5u);
+}
+
 // Each CPU writes to its own ring; a drain merges them by timestamp, so records come out in
 // the order the programs ran whichever CPU ran them.
 TEST_F(BpfProgramTest, RecordsFromEveryCpuComeOutInTheOrderTheyRan) {

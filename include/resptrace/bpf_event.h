@@ -34,8 +34,8 @@
 /* Default payload bytes captured per segment: covers GSO super-segments on lo (131,032
  * bytes) and BIG TCP up to 256 KiB. */
 #define RESPTRACE_BPF_SNAPLEN_DEFAULT (256u * 1024u)
-/* Default ring-buffer fill level, in bytes, at which a submit wakes the consumer (the
- * loader sets a quarter of each CPU's ring). */
+/* Default ring-buffer fill step, in bytes: the submit that takes the fill past a multiple
+ * of it wakes the consumer (the loader sets a quarter of each CPU's ring). */
 #define RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT (1024u * 1024u)
 
 /* TCP header flag bits, as in the tcp_flags field. */
