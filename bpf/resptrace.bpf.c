@@ -52,7 +52,8 @@ const volatile __u32 snaplen = RESPTRACE_BPF_SNAPLEN_DEFAULT; /* payload bytes p
  * that takes the ring's fill past a multiple of this many bytes wakes it, so it never
  * sleeps on a filling ring. One wake-up per crossing, not one per record past the mark:
  * a wake-up is an irq_work self-IPI, a VM exit under a hypervisor, and the consumer may
- * take a while to come (it cost Redis several percent at -P 1 on these VMs). */
+ * take a while to come (per kept packet at -P 1 here: 418 ns waking on every record past
+ * the mark, 370 ns waking once per crossing). */
 const volatile __u64 wakeup_bytes = RESPTRACE_BPF_WAKEUP_BYTES_DEFAULT;
 
 /* One ring buffer per CPU, at the CPU's index: a program only ever touches its own CPU's
