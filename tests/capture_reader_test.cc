@@ -59,6 +59,17 @@ std::string TempPath(const std::string& name) {
   return ::testing::TempDir() + "/capture_reader_test_" + std::to_string(getpid()) + "_" + name;
 }
 
+// Writes `bytes` to a file named `name`, reads it back and removes it; a file that cannot
+// be opened gives the open error as the status and no segments.
+ReadResult ReadBytes(const std::string& name, std::string_view bytes) {
+  const std::string path = TempPath(name);
+  test::WriteBytesToFile(path, bytes);
+  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
+  ReadResult r = reader.ok() ? ReadCapture(**reader) : ReadResult{reader.status(), {}, {}};
+  std::remove(path.c_str());
+  return r;
+}
+
 std::string DataPath(const std::string& relative) {
   return std::string(RESPTRACE_TEST_DATA) + "/" + relative;
 }
@@ -480,14 +491,9 @@ TEST(CaptureReaderTest, CutInsideARecordDeliversEverythingBeforeIt) {
     std::remove(path.c_str());
   }
   // Cut exactly between records: a clean end of file, not damage.
-  const std::string path = TempPath("cut-between.pcap");
-  test::WriteBytesToFile(path, std::string_view(bytes).substr(0, 24 + 76 + 79));
-  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  ReadResult r = ReadCapture(**reader);
+  ReadResult r = ReadBytes("cut-between.pcap", std::string_view(bytes).substr(0, 24 + 76 + 79));
   EXPECT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(r.segments.size(), 2u);
-  std::remove(path.c_str());
 }
 
 TEST(CaptureReaderTest, CutPcapngDeliversEverythingBeforeIt) {
@@ -544,16 +550,11 @@ TEST(CaptureReaderTest, PcapngPacketsCarryTheirInterfaceNumberPlusOne) {
   b.Section();
   b.Interface(DLT_EN10MB);
   b.Packet(0, 1003, EthernetFrame(test::kEtherIpv4, Numbered(4)));
-  const std::string path = TempPath("two-interfaces.pcapng");
-  test::WriteBytesToFile(path, b.bytes());
-  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  const ReadResult r = ReadCapture(**reader);
+  const ReadResult r = ReadBytes("two-interfaces.pcapng", b.bytes());
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Seqs(r), (std::vector<uint32_t>{1, 2, 3, 4}));
   EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{2, 1, 1, 3}));
   EXPECT_EQ(r.counters.packets, 5u);
-  std::remove(path.c_str());
 }
 
 TEST(CaptureReaderTest, BigEndianPcapngFromStandardInputCarriesInterfaces) {
@@ -582,14 +583,9 @@ TEST(CaptureReaderTest, CookedV2InterfaceWinsOverThePcapngOne) {
   b.Interface(DLT_LINUX_SLL2);  // "any": the frames say which interface
   b.Packet(0, 1, Sll2Frame(test::kEtherIpv4, Numbered(1), 9));
   b.Packet(0, 2, Sll2Frame(test::kEtherIpv4, Numbered(2), 0));
-  const std::string path = TempPath("sll2.pcapng");
-  test::WriteBytesToFile(path, b.bytes());
-  absl::StatusOr<std::unique_ptr<CaptureReader>> reader = CaptureReader::Open(path);
-  ASSERT_TRUE(reader.ok()) << reader.status();
-  const ReadResult r = ReadCapture(**reader);
+  const ReadResult r = ReadBytes("sll2.pcapng", b.bytes());
   ASSERT_TRUE(r.status.ok()) << r.status;
   EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{9, 1}));
-  std::remove(path.c_str());
 }
 
 TEST(CaptureReaderTest, PcapFramesHaveNoInterface) {

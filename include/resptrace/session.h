@@ -78,39 +78,43 @@ class Session {
   };
 
  public:
-  // Builds requests from the request parser's events.
-  class RequestSide final : public RespHandler {
+  // What both sides share: message building from the parser's events. Final, so that a
+  // parser templated on a side calls these without a virtual call.
+  class Side : public RespHandler {
    public:
-    explicit RequestSide(Session& s) : s_(s), builder_(s.options_.message) {}
+    void OnAggregate(RespType type, int64_t count) final { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) final { builder_.Scalar(piece); }
+    void OnResync(uint64_t, int64_t) final { ++s_.counters_->resyncs; }
+
+   protected:
+    explicit Side(Session& s) : s_(s), builder_(s.options_.message) {}
+    Session& s_;
+    MessageBuilder builder_;
+  };
+
+  // Builds requests from the request parser's events.
+  class RequestSide final : public Side {
+   public:
+    explicit RequestSide(Session& s) : Side(s) {}
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
-    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
-    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
-    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
     // The stream ended inside a request: it is still a command the client sent, cut short.
     void EndInsideRequest();
 
    private:
-    Session& s_;
-    MessageBuilder builder_;
     bool in_request_ = false;  // a request is being built in its slot
   };
 
   // Builds replies from the reply parser's events.
-  class ReplySide final : public RespHandler {
+  class ReplySide final : public Side {
    public:
-    explicit ReplySide(Session& s) : s_(s), builder_(s.options_.message) {}
+    explicit ReplySide(Session& s) : Side(s) {}
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
-    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
-    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
-    void OnResync(uint64_t, int64_t) override { ++s_.counters_->resyncs; }
 
    private:
-    Session& s_;
-    MessageBuilder builder_;
     Message reply_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
