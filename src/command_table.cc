@@ -1,7 +1,8 @@
 #include "resptrace/command_table.h"
 
 #include <algorithm>
-#include <cstring>
+#include <array>
+#include <iterator>
 
 namespace resptrace {
 namespace {
@@ -26,7 +27,7 @@ constexpr CommandInfo kCommands[] = {
 
 constexpr bool ByName(const CommandInfo& a, const CommandInfo& b) { return a.name < b.name; }
 static_assert(std::is_sorted(std::begin(kCommands), std::end(kCommands), ByName),
-              "the lookup's binary search needs the table sorted by name");
+              "FindExact's binary search needs the table sorted by name");
 
 // Key loops advance by the step: a step below 1 would never end.
 constexpr bool StepsArePositive() {
@@ -55,6 +56,40 @@ constexpr const CommandInfo* FindExact(std::string_view upper_name) {
   return it != std::end(kCommands) && it->name == upper_name ? it : nullptr;
 }
 
+// Every command is looked up, so the run-time lookup is one hash of the upper-cased name
+// and a probe or two in an open-addressing index built at compile time (a binary search
+// took about a tenth of the JSON output's time).
+constexpr uint32_t kHashSeed = 2166136261u;  // FNV-1a
+constexpr uint32_t HashStep(uint32_t h, char c) { return (h ^ static_cast<uint8_t>(c)) * 16777619u; }
+constexpr uint32_t Hash(std::string_view s) {
+  uint32_t h = kHashSeed;
+  for (char c : s) h = HashStep(h, c);
+  return h;
+}
+
+constexpr size_t kSlotCount = 1024;  // a power of two, at least twice the table: short probes
+static_assert(kSlotCount >= 2 * std::size(kCommands));
+
+// Slot -> 1 + index in kCommands; 0 for an empty slot.
+constexpr std::array<uint16_t, kSlotCount> BuildSlots() {
+  std::array<uint16_t, kSlotCount> slots{};
+  for (size_t i = 0; i < std::size(kCommands); ++i) {
+    size_t s = Hash(kCommands[i].name) & (kSlotCount - 1);
+    while (slots[s] != 0) s = (s + 1) & (kSlotCount - 1);
+    slots[s] = static_cast<uint16_t>(i + 1);
+  }
+  return slots;
+}
+constexpr std::array<uint16_t, kSlotCount> kSlots = BuildSlots();
+
+const CommandInfo* FindHashed(std::string_view upper_name, uint32_t hash) {
+  for (size_t s = hash & (kSlotCount - 1); kSlots[s] != 0; s = (s + 1) & (kSlotCount - 1)) {
+    const CommandInfo& c = kCommands[kSlots[s] - 1];
+    if (c.name == upper_name) return &c;
+  }
+  return nullptr;
+}
+
 constexpr bool InTable(std::string_view upper_name) { return FindExact(upper_name) != nullptr; }
 
 // The commands whose keys the server finds in code rather than by their specs alone.
@@ -72,11 +107,14 @@ bool EqualsIgnoreCase(std::string_view arg, std::string_view upper) {
   return true;
 }
 
-// Appends `name` upper-cased to buf[len...]; false when it does not fit, and so names no
-// command.
-bool AppendUpper(char* buf, size_t& len, std::string_view name) {
+// Appends `name` upper-cased to buf[len...], hashing it on from `hash`; false when it does
+// not fit, and so names no command.
+bool AppendUpper(char* buf, size_t& len, uint32_t& hash, std::string_view name) {
   if (name.size() > kLongestName - len) return false;
-  for (char c : name) buf[len++] = UpperAscii(c);
+  for (char c : name) {
+    buf[len] = UpperAscii(c);
+    hash = HashStep(hash, buf[len++]);
+  }
   return true;
 }
 
@@ -216,9 +254,10 @@ absl::Span<const CommandInfo> AllCommands() { return kCommands; }
 CommandMatch MatchCommand(std::string_view name, absl::Span<const std::string_view> args) {
   char buf[kLongestName];
   size_t len = 0;
-  if (!AppendUpper(buf, len, name)) return {};
+  uint32_t hash = kHashSeed;
+  if (!AppendUpper(buf, len, hash, name)) return {};
   CommandMatch m;
-  m.info = FindExact(std::string_view(buf, len));
+  m.info = FindHashed(std::string_view(buf, len), hash);
   if (m.info == nullptr || !m.info->has_subcommands || args.empty()) return m;
   m.subcommand = true;
   if (len == kLongestName) {
@@ -226,7 +265,9 @@ CommandMatch MatchCommand(std::string_view name, absl::Span<const std::string_vi
     return m;
   }
   buf[len++] = '|';
-  m.info = AppendUpper(buf, len, args[0]) ? FindExact(std::string_view(buf, len)) : nullptr;
+  hash = HashStep(hash, '|');
+  m.info = AppendUpper(buf, len, hash, args[0]) ? FindHashed(std::string_view(buf, len), hash)
+                                                : nullptr;
   return m;
 }
 
