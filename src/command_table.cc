@@ -249,8 +249,6 @@ void AppendMigrateKeys(const Argv& argv, std::vector<uint32_t>* key_args) {
 
 }  // namespace
 
-absl::Span<const CommandInfo> AllCommands() { return kCommands; }
-
 CommandMatch MatchCommand(std::string_view name, absl::Span<const std::string_view> args) {
   char buf[kLongestName];
   size_t len = 0;

@@ -53,9 +53,7 @@ TEST(CommandTableTest, KnowsCommandsWithTheirArityAndFlags) {
   EXPECT_TRUE(m.info->flags & kCmdFast);
   EXPECT_FALSE(m.info->flags & kCmdWrite);
   EXPECT_FALSE(m.subcommand);
-  EXPECT_EQ(m.info->subcommand(), "");
   EXPECT_TRUE(Match(Request("BLPOP q 0")).info->flags & kCmdBlocking);
-  EXPECT_GT(AllCommands().size(), 300u);
 }
 
 TEST(CommandTableTest, NamesAreCaseInsensitive) {
@@ -81,7 +79,7 @@ TEST(CommandTableTest, Subcommands) {
   const CommandMatch get = Match(Request("CONFIG get maxmemory"));
   ASSERT_NE(get.info, nullptr);
   EXPECT_TRUE(get.subcommand);
-  EXPECT_EQ(get.info->subcommand(), "GET");
+  EXPECT_EQ(get.info->name, "CONFIG|GET");
   EXPECT_EQ(get.info->arity, -3);
 
   const CommandMatch reply = Match(Request("client REPLY off"));

@@ -78,16 +78,7 @@ struct CommandInfo {
   uint32_t flags = 0;     // CommandFlag bits
   bool has_subcommands = false;
   KeySpec key_specs[kMaxKeySpecs] = {};  // the first with begin kNone ends them
-
-  // The subcommand's name ("GET" for "CONFIG|GET"); "" for a command.
-  std::string_view subcommand() const {
-    const size_t bar = name.find('|');
-    return bar == std::string_view::npos ? std::string_view() : name.substr(bar + 1);
-  }
 };
-
-// Every command and subcommand, sorted by name.
-absl::Span<const CommandInfo> AllCommands();
 
 struct CommandMatch {
   // The command, or for a command with subcommands the subcommand args[0] names; null when
