@@ -1,6 +1,7 @@
 // The command table: lookups by name and subcommand, and key arguments by the key specs.
 #include "resptrace/command_table.h"
 
+#include <iterator>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -178,6 +179,33 @@ TEST(CommandTableTest, KeysPastTheKeptArgumentsAreLeftOut) {
   EXPECT_THAT(Keys("XREAD STREAMS a b c d", /*elided=*/4), ElementsAre("a", "b", "c", "d"));
   // A key count far past what was kept reads no further than the kept arguments.
   EXPECT_THAT(Keys("EVAL s 1000000 a b", /*elided=*/2000000), ElementsAre("a", "b"));
+}
+
+TEST(CommandTableTest, AnyArgumentsGiveKeysAmongThem) {
+  // The commands whose keys depend on their arguments, fed words that steer the key specs.
+  const char* const kCommands[] = {"EVAL", "EVALSHA", "FCALL", "ZUNIONSTORE", "ZINTER", "LMPOP",
+                                   "BLMPOP", "ZMPOP", "BZMPOP", "XREAD", "XREADGROUP", "MIGRATE",
+                                   "SORT", "SORT_RO", "GEORADIUS", "GEORADIUSBYMEMBER", "MSET",
+                                   "XINFO", "OBJECT", "MEMORY", "SINTERCARD"};
+  const char* const kWords[] = {"-1", "0", "1", "2", "3", "99999999999999999999", "STREAMS",
+                                "KEYS", "STORE", "AUTH", "AUTH2", "LIMIT", "GET", "BY", "x", ""};
+  uint32_t seed = 12345;
+  auto next = [&seed](uint32_t n) {
+    seed = seed * 1103515245u + 12345u;
+    return (seed >> 8) % n;
+  };
+  std::vector<uint32_t> idx;
+  for (const char* cmd : kCommands) {
+    for (int round = 0; round < 2000; ++round) {
+      std::vector<std::string_view> args(next(14));
+      for (std::string_view& a : args) a = kWords[next(std::size(kWords))];
+      const CommandMatch m = MatchCommand(cmd, args);
+      if (m.info == nullptr) continue;
+      idx.clear();
+      FindKeyArgs(*m.info, args, args.size() + next(3) * next(1u << 20), &idx);
+      for (uint32_t i : idx) ASSERT_LT(i, args.size()) << cmd;
+    }
+  }
 }
 
 }  // namespace
