@@ -32,6 +32,17 @@ size_t MessageBound(const Message* m) {
   return m == nullptr ? 0 : m->nodes().size() * kBytesPerNode + m->kept_bytes() * kBytesPerDataByte;
 }
 
+size_t NodeBound(const ValueNode& n) { return kBytesPerNode + n.data_len * kBytesPerDataByte; }
+
+// What a command's subcmd and keys can take: its arguments written a second time.
+size_t CommandFieldsBound(const Record& r) {
+  if (r.kind != RecordKind::kCommand || (r.command == nullptr && !r.unknown_command)) return 0;
+  const ValueNode* root = r.request->root();
+  size_t bound = r.has_subcommand ? NodeBound(root[2]) : 0;
+  for (uint32_t i : r.key_args) bound += NodeBound(root[i + 2]);
+  return bound;
+}
+
 void AppendJsonString(Out& out, std::string_view s);
 
 void AppendUint(Out& out, uint64_t v) {
@@ -301,7 +312,7 @@ JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
 void JsonSink::Write(const Record& r) {
   const size_t bound = 1024 + r.client_name.size() + r.server_name.size() +
-                       MessageBound(r.request) + MessageBound(r.reply);
+                       MessageBound(r.request) + MessageBound(r.reply) + CommandFieldsBound(r);
   Out o(out_.Reserve(bound));
   o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
@@ -331,6 +342,21 @@ void JsonSink::Write(const Record& r) {
         o.push_back('}');
       }
       o.push_back(']');
+      if (r.has_subcommand) {
+        c = root + 2;
+        UpperAscii(scratch_, req.data(*c));
+        o.append(",\"subcmd\":");
+        AppendStringValue(o, *c, scratch_);
+      }
+      if (r.command != nullptr || r.unknown_command) {
+        o.append(",\"keys\":[");
+        for (size_t i = 0; i < r.key_args.size(); ++i) {
+          if (i != 0) o.push_back(',');
+          AppendValue(o, req, root + 2 + r.key_args[i]);
+        }
+        o.push_back(']');
+      }
+      if (r.unknown_command) o.append(",\"unknown\":true");
     } else {
       o.append("\"\",\"args\":[]");
     }

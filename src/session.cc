@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "resptrace/command_table.h"
 #include "resptrace/redaction.h"
 #include "resptrace/resp_parser_impl.h"
 
@@ -127,12 +128,34 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   r.reply = reply;
   r.no_reply = why;
   r.malformed = p.malformed;
+  LookUpCommand(p.request, r);
   if (reply != nullptr) {
     ++counters_->replies;
   } else {
     ++counters_->unanswered;
   }
   sink_->Write(r);
+}
+
+void Session::LookUpCommand(const Message& request, Record& r) {
+  const ValueNode* root = request.root();
+  if (root == nullptr || root->type != RespType::kArray || root->children == 0) return;
+  const ValueNode* name = Message::first_child(root);
+  arg_views_.clear();
+  const ValueNode* arg = Message::next_sibling(name);
+  for (uint32_t i = 1; i < root->children; ++i, arg = Message::next_sibling(arg)) {
+    arg_views_.push_back(request.data(*arg));
+  }
+  // A name cut by --max-value-bytes could pass for a shorter command.
+  const CommandMatch match =
+      name->truncated ? CommandMatch{} : MatchCommand(request.data(*name), arg_views_);
+  r.command = match.info;
+  r.unknown_command = match.info == nullptr;
+  r.has_subcommand = match.subcommand;
+  if (match.info == nullptr) return;
+  key_args_.clear();
+  FindKeyArgs(*match.info, arg_views_, arg_views_.size() + root->elided, &key_args_);
+  r.key_args = key_args_;
 }
 
 void Session::OnRequest() {

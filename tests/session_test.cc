@@ -16,6 +16,9 @@ struct Seen {
   std::string reply;  // "<type>:<first scalar>" or "none:<why>"
   int64_t latency_ns = -1;
   std::string malformed;
+  std::string command;  // the table's name for it, "(unknown)", or "" when not looked up
+  bool subcommand = false;
+  std::string keys;  // key arguments joined by spaces
 };
 
 class RecordingSink : public RecordSink {
@@ -44,6 +47,14 @@ class RecordingSink : public RecordSink {
       s.reply = "none:" + std::string(NoReplyName(r.no_reply));
     }
     s.malformed = std::string(r.malformed);
+    s.command = r.command != nullptr ? std::string(r.command->name)
+                : r.unknown_command  ? "(unknown)"
+                                     : "";
+    s.subcommand = r.has_subcommand;
+    for (uint32_t i : r.key_args) {
+      if (!s.keys.empty()) s.keys += ' ';
+      s.keys += std::string(r.request->data(r.request->root()[i + 2]));
+    }
     seen.push_back(s);
   }
   absl::Status Flush() override { return absl::OkStatus(); }
@@ -106,6 +117,25 @@ TEST_F(SessionTest, InlineCommandsPairLikeMultibulkOnes) {
   EXPECT_EQ(sink_.seen[0].words, "PING");
   EXPECT_EQ(sink_.seen[1].words, "set k a b");
   EXPECT_EQ(sink_.seen[1].reply, "simple:OK");
+}
+
+TEST_F(SessionTest, EachCommandIsLookedUpWithItsKeys) {
+  requests_.Feed("*4\r\n$5\r\nxinfo\r\n$6\r\nstream\r\n$1\r\ns\r\n$4\r\nFULL\r\n", 1);
+  requests_.Feed("mset a 1 b 2\r\nNOSUCH x\r\n*2\r\n$3\r\nGET\r\n", 2);
+  replies_.Feed("*0\r\n+OK\r\n-ERR unknown command\r\n", 3);
+  session_.Close(NoReply::kEndOfCapture);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[0].command, "XINFO|STREAM");
+  EXPECT_TRUE(sink_.seen[0].subcommand);
+  EXPECT_EQ(sink_.seen[0].keys, "s");
+  EXPECT_EQ(sink_.seen[1].command, "MSET");
+  EXPECT_FALSE(sink_.seen[1].subcommand);
+  EXPECT_EQ(sink_.seen[1].keys, "a b");
+  EXPECT_EQ(sink_.seen[2].command, "(unknown)");
+  EXPECT_EQ(sink_.seen[2].keys, "");
+  // Cut short before its key arrived.
+  EXPECT_EQ(sink_.seen[3].command, "GET");
+  EXPECT_EQ(sink_.seen[3].keys, "");
 }
 
 TEST_F(SessionTest, UnansweredCommandsAreReportedAtClose) {

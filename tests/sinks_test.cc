@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "resptrace/command_table.h"
 #include "resptrace/json_sink.h"
 #include "resptrace/message.h"
 #include "resptrace/text_sink.h"
@@ -157,6 +158,32 @@ TEST_F(SinkTest, JsonUnansweredCommand) {
                      "\"reply_bytes\":0,\"no_reply\":\"eof\"}"),
             std::string::npos)
       << out;
+}
+
+TEST_F(SinkTest, JsonCommandTableFields) {
+  // The fields Session fills from the command table: subcmd and keys for a known command.
+  Message xinfo = Make(Agg(RespType::kArray, {S("$xinfo"), S("$stream"), S("$s\xff"), S("$FULL")}),
+                       kT0, kT0, 1);
+  Record known = Command(xinfo, nullptr);
+  const std::vector<uint32_t> key_args = {1};
+  known.command = MatchCommand("xinfo", {"stream", "s\xff", "FULL"}).info;
+  known.has_subcommand = true;
+  known.key_args = key_args;
+  EXPECT_NE(Render<JsonSink>(known).find(
+                "\"cmd\":\"XINFO\",\"args\":[\"stream\",{\"b64\":\"c/8=\"},\"FULL\"],"
+                "\"subcmd\":\"STREAM\",\"keys\":[{\"b64\":\"c/8=\"}],\"reply_type\""),
+            std::string::npos)
+      << Render<JsonSink>(known);
+
+  // An unknown command: no keys, flagged.
+  Message nosuch = Make(Agg(RespType::kArray, {S("$nosuch"), S("$x")}), kT0, kT0, 1);
+  Record unknown = Command(nosuch, nullptr);
+  unknown.unknown_command = true;
+  EXPECT_NE(Render<JsonSink>(unknown).find(
+                "\"cmd\":\"NOSUCH\",\"args\":[\"x\"],\"keys\":[],\"unknown\":true,"
+                "\"reply_type\""),
+            std::string::npos)
+      << Render<JsonSink>(unknown);
 }
 
 TEST_F(SinkTest, JsonIpv6Endpoints) {

@@ -6,6 +6,8 @@
 #include <string_view>
 
 #include "absl/status/status.h"
+#include "absl/types/span.h"
+#include "resptrace/command_table.h"
 #include "resptrace/flow_key.h"
 #include "resptrace/message.h"
 
@@ -42,6 +44,14 @@ struct Record {
   // Set when the client sent bytes that are not a valid request (Redis answers those
   // with a protocol error); `request` then holds no value.
   std::string_view malformed;
+  // What the command table says of the request, looked up once per command by Session;
+  // left unset for a malformed request or one whose values were not kept.
+  const CommandInfo* command = nullptr;  // the command, or the subcommand it names
+  bool unknown_command = false;          // names a command or subcommand the table lacks
+  bool has_subcommand = false;           // its first argument names a subcommand
+  // The key arguments, as indexes among the arguments after the command name. A request's
+  // elements are all bulk strings, one node each: argument i is node i + 2.
+  absl::Span<const uint32_t> key_args;
 
   int64_t ts_ns() const { return request ? request->first_ts_ns : reply->first_ts_ns; }
   // From the request's first byte to the reply's last byte.

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "resptrace/flow_key.h"
@@ -133,6 +134,8 @@ class Session {
   // commands are reported at once and replies are not paired.
   void Desync(NoReply why);
   void Emit(Pending& p, Message* reply, NoReply why);
+  // Fills the record's command, subcommand and key arguments from the command table.
+  void LookUpCommand(const Message& request, Record& r);
   Pending& Waiting(size_t i) { return queue_[(head_ + i) & (queue_.size() - 1)]; }
   void PopFront();
   uint64_t RequestEndLowerBound() const;
@@ -160,6 +163,10 @@ class Session {
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
   const RespParserBase* request_parser_ = nullptr;
+  // The command being emitted: its arguments, and the indexes of its keys among them.
+  // Reused from one command to the next, so that looking commands up allocates nothing.
+  std::vector<std::string_view> arg_views_;
+  std::vector<uint32_t> key_args_;
 };
 
 extern template class BasicRespParser<Session::RequestSide>;

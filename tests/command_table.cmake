@@ -1,0 +1,1 @@
+resptrace_test(command_table_test resptrace_session)
