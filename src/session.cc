@@ -1,5 +1,6 @@
 #include "resptrace/session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "resptrace/redaction.h"
@@ -18,6 +19,25 @@ std::string_view NoReplyName(NoReply r) {
     case NoReply::kDesync: return "desync";
   }
   return "";
+}
+
+void ErrorCounts::Count(std::string_view prefix) {
+  if (!prefix.empty()) {
+    for (size_t i = 0; i < prefixes; ++i) {
+      if (by_prefix[i].name() == prefix) {
+        ++by_prefix[i].count;
+        return;
+      }
+    }
+    if (prefixes < kMaxPrefixes) {
+      Entry& e = by_prefix[prefixes++];
+      std::copy(prefix.begin(), prefix.end(), e.prefix);
+      e.len = static_cast<uint8_t>(prefix.size());
+      e.count = 1;
+      return;
+    }
+  }
+  ++other;
 }
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
@@ -129,6 +149,7 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   r.malformed = p.malformed;
   if (reply != nullptr) {
     ++counters_->replies;
+    if (IsError(reply->root_type())) counters_->errors.Count(reply->error_prefix.view());
   } else {
     ++counters_->unanswered;
   }

@@ -178,6 +178,19 @@ std::string SchemaProblem(const json& r) {
   if (r["reply_bytes"].get<uint64_t>() == 0) return "reply_bytes 0 with a reply";
   const json& v = r["reply"];
   if (rt == "error" && !(v.is_object() && v.contains("error") && IsStringValue(v["error"]))) return "bad error";
+  if (r.contains("error_prefix")) {
+    // The error's first word, all upper-case letters.
+    if (rt != "error") return "error_prefix on a reply that is no error";
+    const json& prefix = r["error_prefix"];
+    if (!prefix.is_string() || !AllOf(prefix.get<std::string>(), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ||
+        prefix.get<std::string>().size() > 32) {
+      return "bad error_prefix";
+    }
+    const std::string word = prefix.get<std::string>();
+    if (v["error"].is_string() && v["error"] != word && v["error"].get<std::string>().rfind(word + " ", 0) != 0) {
+      return "error_prefix is not the error's first word";
+    }
+  }
   if (rt == "null" && !v.is_null()) return "null reply not null";
   if ((rt == "simple" || rt == "bulk" || rt == "verbatim" || rt == "bignum") && !IsStringValue(v)) {
     return "string reply not a string";
@@ -961,6 +974,7 @@ TEST(DeepflowBaselineTest, RedisError) {
   EXPECT_EQ(Args(cmds[0]), std::vector<std::string>{"abcd"});
   EXPECT_EQ(cmds[0]["reply_type"], "error");
   EXPECT_EQ(cmds[0]["reply"], json::parse(R"({"error":"NOAUTH Authentication required."})"));
+  EXPECT_EQ(cmds[0]["error_prefix"], "NOAUTH");
   EXPECT_EQ(cmds[0]["latency_us"], 73);
   EXPECT_EQ(cmds[0]["req_bytes"], 23);
   EXPECT_EQ(cmds[0]["reply_bytes"], 34);

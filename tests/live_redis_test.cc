@@ -148,6 +148,7 @@ struct Step {
   std::string text;  // the text line's "CMD args -> reply" part; a trailing '*' matches anything
   std::string push;  // a push the server sends right after the reply, if any
   json push_value;
+  std::string error_prefix;  // for an error reply
 };
 
 Step Cmd(const std::vector<std::string>& argv, std::string reply, std::string reply_type,
@@ -220,10 +221,14 @@ std::vector<Step> RunScript(RawConnection& conn) {
            "LPUSH list a b c -> (integer) 3")});
   run({Cmd({"LRANGE", "list", "0", "-1"}, "*3\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n", "array",
            {"c", "b", "a"}, "LRANGE list 0 -1 -> *")});
-  run({Cmd({"LLEN", "k"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-           "error",
-           {{"error", "WRONGTYPE Operation against a key holding the wrong kind of value"}},
-           "LLEN k -> (error) WRONGTYPE Operation against a key holding the wrong kind of value")});
+  {
+    Step llen =
+        Cmd({"LLEN", "k"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+            "error", {{"error", "WRONGTYPE Operation against a key holding the wrong kind of value"}},
+            "LLEN k -> (error) WRONGTYPE Operation against a key holding the wrong kind of value");
+    llen.error_prefix = "WRONGTYPE";
+    run({llen});
+  }
   {
     Step set_bin = Cmd({"SET", "bin", binary}, "+OK\r\n", "simple", "OK",
                        R"(SET bin "\xff\xfe\x00\x01abc\x80" -> OK)");
@@ -343,6 +348,7 @@ TEST(LiveRedis, RawSocketScriptGivesOneExactRecordPerCommand) {
     json r = CommandRecord(run.client, server, s.cmd, s.args, s.reply_type, s.value,
                            s.request.size(), s.reply.size());
     if (s.inline_cmd) r["inline"] = true;
+    if (!s.error_prefix.empty()) r["error_prefix"] = s.error_prefix;
     expected.push_back(r);
     if (!s.push.empty()) {
       ++pushes;
@@ -360,7 +366,8 @@ TEST(LiveRedis, RawSocketScriptGivesOneExactRecordPerCommand) {
   }
   ExpectRecordsCoverConnection(trace.records, run.packets, run.client_port, run.server.port());
   EXPECT_EQ(trace.summary,
-            CleanSummary(run.packets.size(), 1, run.steps.size(), run.steps.size(), 0, pushes));
+            CleanSummary(run.packets.size(), 1, run.steps.size(), run.steps.size(), 0, pushes) +
+                "  error replies: 1 WRONGTYPE\n");
 }
 
 // HH:MM:SS.uuuuuu of an epoch time in microseconds, in UTC.
@@ -454,7 +461,11 @@ TEST(LiveRedis, RedisCliCommands) {
       {{"GET", "nope"}, "\n", {rec({"GET", "nope"}, "null", nullptr, 5)}},
       {{"LLEN", "a"},
        "",
-       {rec({"LLEN", "a"}, "error", {{"error", wrongtype}}, wrongtype.size() + 3)}},
+       {[&] {
+         json r = rec({"LLEN", "a"}, "error", {{"error", wrongtype}}, wrongtype.size() + 3);
+         r["error_prefix"] = "WRONGTYPE";
+         return r;
+       }()}},
       {{"HSET", "h", "f", "v"}, "1\n", {rec({"HSET", "h", "f", "v"}, "integer", 1, 4)}},
       {{"-3", "HGETALL", "h"},
        "f v\n",
@@ -509,7 +520,8 @@ TEST(LiveRedis, RedisCliCommands) {
                                  server.port());
   }
   EXPECT_EQ(next, trace.records.size());
-  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), runs.size(), commands, commands, 0, 0));
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), runs.size(), commands, commands, 0, 0) +
+                               "  error replies: 1 WRONGTYPE\n");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "resptrace/null_sink.h"
 #include "resptrace/resp_parser.h"
 
 namespace resptrace {
@@ -16,6 +17,7 @@ struct Seen {
   std::string reply;  // "<type>:<first scalar>" or "none:<why>"
   int64_t latency_ns = -1;
   std::string malformed;
+  std::string error_prefix;
 };
 
 class RecordingSink : public RecordSink {
@@ -40,6 +42,7 @@ class RecordingSink : public RecordSink {
       if (IsAggregate(root->type) && root->children > 0) scalar = Message::first_child(root);
       s.reply += std::string(r.reply->data(*scalar));
       if (r.kind == RecordKind::kCommand) s.latency_ns = r.latency_ns();
+      s.error_prefix = std::string(r.reply->error_prefix.view());
     } else {
       s.reply = "none:" + std::string(NoReplyName(r.no_reply));
     }
@@ -97,6 +100,73 @@ TEST_F(SessionTest, ErrorReplyIsAReplyAndKeepsPairing) {
             "error:WRONGTYPE Operation against a key holding the wrong kind of value");
   EXPECT_EQ(sink_.seen[1].words, "GET k");
   EXPECT_EQ(sink_.seen[1].reply, "bulk:v");
+}
+
+TEST_F(SessionTest, ErrorRepliesCarryTheirPrefix) {
+  requests_.Feed("PING\r\nPING\r\nPING\r\nPING\r\nPING\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", 2);
+  replies_.Feed("-ERR\r\n", 3);                      // one word: the whole value
+  replies_.Feed("-not a prefix\r\n", 4);             // lower case
+  replies_.Feed("-MOVED3999 127.0.0.1:6381\r\n", 5);  // not letters only
+  replies_.Feed("!20\r\nNOS", 6);                    // a bulk error whose word is split
+  replies_.Feed("CRIPT No matching\r\n", 7);
+  replies_.Feed("+ERR looks like one\r\n", 8);       // not an error
+  replies_.Feed("- ERR leading space\r\n", 9);
+  ASSERT_EQ(sink_.seen.size(), 7u);
+  const char* want[] = {"WRONGTYPE", "ERR", "", "", "NOSCRIPT", "", ""};
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ(sink_.seen[i].error_prefix, want[i]) << i;
+  // Summed by prefix; errors without one are "other".
+  const ErrorCounts& e = counters_.errors;
+  ASSERT_EQ(e.prefixes, 3u);
+  EXPECT_EQ(e.by_prefix[0].name(), "WRONGTYPE");
+  EXPECT_EQ(e.by_prefix[1].name(), "ERR");
+  EXPECT_EQ(e.by_prefix[2].name(), "NOSCRIPT");
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(e.by_prefix[i].count, 1u);
+  EXPECT_EQ(e.other, 3u);
+}
+
+TEST_F(SessionTest, ErrorPrefixIsAtMostThirtyTwoLetters) {
+  requests_.Feed("PING\r\nPING\r\n", 1);
+  replies_.Feed("-" + std::string(32, 'A') + " x\r\n-" + std::string(33, 'A') + " x\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].error_prefix, std::string(32, 'A'));
+  EXPECT_EQ(sink_.seen[1].error_prefix, "");
+}
+
+TEST_F(SessionTest, ErrorPrefixLostInAGapIsUnknown) {
+  requests_.Feed("PING\r\n", 1);
+  replies_.Feed("!20\r\nWRONG", 2);
+  replies_.OnGap(15, 3);
+  replies_.Feed("\r\n", 4);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply.substr(0, 6), "error:");
+  EXPECT_EQ(sink_.seen[0].error_prefix, "");
+}
+
+TEST(SessionErrorCountsTest, DistinctPrefixesAreBounded) {
+  ErrorCounts counts;
+  for (size_t i = 0; i < ErrorCounts::kMaxPrefixes + 2; ++i) {
+    counts.Count(std::string(i + 1, 'E'));
+    counts.Count(std::string(i + 1, 'E'));
+  }
+  EXPECT_EQ(counts.prefixes, ErrorCounts::kMaxPrefixes);
+  EXPECT_EQ(counts.by_prefix[0].count, 2u);
+  EXPECT_EQ(counts.by_prefix[ErrorCounts::kMaxPrefixes - 1].name(), std::string(ErrorCounts::kMaxPrefixes, 'E'));
+  EXPECT_EQ(counts.other, 4u);
+}
+
+TEST(SessionErrorCountsTest, PrefixIsKnownWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;  // records without values
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("GET k\r\n", 1);
+  replies.Feed("-NOAUTH Authentication required.\r\n", 2);
+  ASSERT_EQ(counters.errors.prefixes, 1u);
+  EXPECT_EQ(counters.errors.by_prefix[0].name(), "NOAUTH");
 }
 
 TEST_F(SessionTest, InlineCommandsPairLikeMultibulkOnes) {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "resptrace/flow_key.h"
@@ -13,6 +14,23 @@
 #include "resptrace/resp_parser.h"
 
 namespace resptrace {
+
+// Error replies counted by prefix (ERR, WRONGTYPE, ...). The first kMaxPrefixes distinct
+// prefixes get a count each, so that the table stays small whatever a server sends.
+struct ErrorCounts {
+  static constexpr size_t kMaxPrefixes = 16;
+  struct Entry {
+    char prefix[ErrorPrefix::kMaxBytes];
+    uint8_t len = 0;
+    uint64_t count = 0;
+    std::string_view name() const { return std::string_view(prefix, len); }
+  };
+  Entry by_prefix[kMaxPrefixes];
+  size_t prefixes = 0;  // entries of by_prefix in use, in order of first sight
+  uint64_t other = 0;   // errors with no prefix, or with one past the first kMaxPrefixes
+
+  void Count(std::string_view prefix);
+};
 
 struct SessionCounters {
   uint64_t commands = 0;          // requests decoded (malformed ones included)
@@ -26,6 +44,7 @@ struct SessionCounters {
   uint64_t desyncs = 0;           // times a connection lost step with its replies
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t pending_overflows = 0; // commands reported early past max_pending
+  ErrorCounts errors;             // error replies paired with a command
 };
 
 struct SessionOptions {
@@ -83,7 +102,6 @@ class Session {
   class Side : public RespHandler {
    public:
     void OnAggregate(RespType type, int64_t count) final { builder_.Aggregate(type, count); }
-    void OnScalar(const ScalarPiece& piece) final { builder_.Scalar(piece); }
     void OnResync(uint64_t, int64_t) final { ++s_.counters_->resyncs; }
 
    protected:
@@ -96,6 +114,7 @@ class Session {
   class RequestSide final : public Side {
    public:
     explicit RequestSide(Session& s) : Side(s) {}
+    void OnScalar(const ScalarPiece& piece) override { builder_.Scalar(piece); }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
@@ -110,6 +129,11 @@ class Session {
   class ReplySide final : public Side {
    public:
     explicit ReplySide(Session& s) : Side(s) {}
+    void OnScalar(const ScalarPiece& piece) override {
+      builder_.Scalar(piece);
+      // An error is a scalar: when it is the reply, every piece from here on is its own.
+      if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
+    }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
