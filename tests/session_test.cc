@@ -267,6 +267,203 @@ TEST_F(SessionTest, MalformedRequestTakesTheProtocolErrorReply) {
   EXPECT_EQ(counters_.request_errors, 1u);
 }
 
+// CLIENT REPLY OFF | ON | SKIP, as Redis 7 answers them (checked against redis-server).
+
+// "words -> reply" for each record, in the order written.
+std::vector<std::string> Pairs(const std::vector<Seen>& seen) {
+  std::vector<std::string> out;
+  for (const Seen& s : seen) out.push_back(s.words + " -> " + s.reply);
+  return out;
+}
+
+TEST_F(SessionTest, RepliesOffUntilOnAndTheNextReplyPairsWithTheRightCommand) {
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\nGET k\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{
+                                   "PING -> simple:PONG",
+                                   "CLIENT REPLY OFF -> none:reply_off",
+                                   "PING -> none:reply_off",
+                                   "GET k -> none:reply_off",
+                                   "CLIENT REPLY ON -> simple:OK",
+                                   "PING -> simple:PONG",
+                               }));
+  EXPECT_EQ(counters_.replies, 3u);
+  EXPECT_EQ(counters_.unanswered, 3u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, SilentCommandsAreReportedAtOnceWhenNothingWaitsBeforeThem) {
+  requests_.Feed("CLIENT REPLY OFF\r\nSET k v\r\n", 1);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "SET k v -> none:reply_off"}));
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, SilentCommandsWaitForTheCommandsBeforeThemToKeepRequestOrder) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  EXPECT_TRUE(sink_.seen.empty());
+  replies_.Feed("$1\r\n1\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> bulk:1",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off"}));
+  replies_.Feed("$1\r\n3\r\n", 3);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[3].words + " -> " + sink_.seen[3].reply, "GET c -> bulk:3");
+}
+
+TEST_F(SessionTest, SkipSilencesItselfAndTheNextCommandOnly) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n", 1);
+  replies_.Feed("$1\r\nb\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "ECHO a -> none:reply_off",
+                                                         "ECHO b -> bulk:b"}));
+}
+
+TEST_F(SessionTest, SkipAfterSkipSilencesTheCommandAfterTheSecond) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n", 1);
+  replies_.Feed("$1\r\nb\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "ECHO a -> none:reply_off",
+                                                         "ECHO b -> bulk:b"}));
+}
+
+TEST_F(SessionTest, OnRightAfterSkipIsAnswered) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies_.Feed("+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "CLIENT REPLY ON -> simple:OK",
+                                                         "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, SkipWhileRepliesAreOffDoesNothing) {
+  // Zeek's client-skip-while-off capture: the ON after the SKIP is answered, and so is the
+  // command after it.
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n+PONG\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{
+                                   "PING -> simple:PONG",
+                                   "CLIENT REPLY OFF -> none:reply_off",
+                                   "PING -> none:reply_off",
+                                   "CLIENT REPLY SKIP -> none:reply_off",
+                                   "CLIENT REPLY ON -> simple:OK",
+                                   "PING -> simple:PONG",
+                                   "PING -> simple:PONG",
+                               }));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionTest, ReplyControlNamesMatchInAnyCaseAndAcrossPieces) {
+  requests_.Feed("*3\r\n$6\r\ncLiE", 1);
+  requests_.Feed("nT\r\n$5\r\nrEPLY\r\n$3\r\nO", 2);
+  requests_.Feed("fF\r\nPING\r\nclient reply on\r\n", 3);
+  replies_.Feed("+OK\r\n", 4);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"cLiEnT rEPLY OfF -> none:reply_off",
+                                                         "PING -> none:reply_off",
+                                                         "client reply on -> simple:OK"}));
+}
+
+TEST_F(SessionTest, OtherCommandsOfTheSameLengthsChangeNothing) {
+  requests_.Feed("CLIENX REPLY OFF\r\nCLIENT REPLZ OFF\r\nCLIENT REPLY OFX\r\nCLIENT REPLY-OFF x\r\n", 1);
+  requests_.Feed("RESEX\r\nCLIENT SETNAME OFF\r\n", 1);
+  replies_.Feed("-ERR a\r\n-ERR b\r\n-ERR c\r\n-ERR d\r\n-ERR e\r\n+OK\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 6u);
+  for (const Seen& s : sink_.seen) EXPECT_NE(s.reply, "none:reply_off") << s.words;
+  EXPECT_EQ(sink_.seen[5].reply, "simple:OK");
+}
+
+TEST_F(SessionTest, ClientReplyWithABadArgumentIsAnErrorAndChangesNothing) {
+  requests_.Feed("CLIENT REPLY FOO\r\nCLIENT REPLY\r\nCLIENT REPLY OFF X\r\nPING\r\n", 1);
+  replies_.Feed("-ERR syntax error\r\n-ERR wrong number of arguments for 'client|reply' command\r\n"
+                "-ERR wrong number of arguments for 'client|reply' command\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen),
+            (std::vector<std::string>{
+                "CLIENT REPLY FOO -> error:ERR syntax error",
+                "CLIENT REPLY -> error:ERR wrong number of arguments for 'client|reply' command",
+                "CLIENT REPLY OFF X -> error:ERR wrong number of arguments for 'client|reply' command",
+                "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, WhileRepliesAreOffEvenErrorsAreSilent) {
+  // A bad argument's error, and a request the server cannot parse, get no reply either.
+  requests_.Feed("CLIENT REPLY OFF\r\nCLIENT REPLY FOO\r\nCLIENT REPLY ON\r\nCLIENT REPLY SKIP\r\n"
+                 "SET k \"unbalanced\r\n", 1);
+  replies_.Feed("+OK\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "CLIENT REPLY FOO -> none:reply_off",
+                                                         "CLIENT REPLY ON -> simple:OK",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         " -> none:reply_off"}));
+  EXPECT_EQ(sink_.seen[4].malformed, "unbalanced_quotes");
+}
+
+TEST_F(SessionTest, ResetTurnsRepliesBackOnButDoesNotUndoASkip) {
+  // Redis's RESET clears CLIENT REPLY OFF; the skip of the command being run stays.
+  requests_.Feed("CLIENT REPLY OFF\r\nRESET\r\nCLIENT REPLY SKIP\r\nRESET\r\nPING\r\n", 1);
+  replies_.Feed("+RESET\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "RESET -> simple:RESET",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "RESET -> none:reply_off",
+                                                         "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, SilentCommandsKeepTheirReasonWhenTheConnectionEnds) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  session_.Close(NoReply::kClosed);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> none:closed",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off",
+                                                         "GET c -> none:closed"}));
+}
+
+TEST_F(SessionTest, SilentCommandsKeepTheirReasonWhenRepliesAreLost) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  replies_.Feed("$5\r\nva", 2);
+  replies_.OnGap(100, 3);  // past the bulk: the rest of the replies are unknown
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> none:gap",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off",
+                                                         "GET c -> none:gap"}));
+  EXPECT_TRUE(session_.desynced());
+}
+
+TEST_F(SessionTest, AfterLostRequestsTheReplyModeIsUnknownAndCommandsWaitForReplies) {
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\n", 1);
+  requests_.OnGap(17, 2);  // perhaps a CLIENT REPLY ON
+  requests_.Feed("\r\n*1\r\n$4\r\nPING\r\n", 3);
+  // The PING after the gap waits for a reply like the three before it.
+  EXPECT_EQ(session_.pending(), 4u);
+  EXPECT_TRUE(sink_.seen.empty());
+  replies_.Feed("+PONG\r\n", 4);
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "simple:PONG");
+  EXPECT_EQ(sink_.seen[2].reply, "none:reply_off");
+  // Had the lost bytes turned replies on, this would be the last PING's reply, or a lost
+  // command's: not paired.
+  replies_.Feed("+PONG\r\n", 5);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[3].reply, "none:gap");
+  EXPECT_TRUE(session_.desynced());
+  EXPECT_EQ(counters_.orphan_replies, 1u);
+}
+
+TEST(SessionReplyModeTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies.Feed("+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.unanswered, 2u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
+}
+
 TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   SessionOptions options;
   options.max_pending = 2;
