@@ -375,6 +375,12 @@ void JsonSink::Write(const Record& r) {
     o.append(RespTypeName(reply_root->type));
     o.append("\",\"reply\":");
     AppendValue(o, *r.reply, reply_root);
+    const std::string_view error_prefix = r.reply->error_prefix.view();
+    if (!error_prefix.empty()) {
+      o.append(",\"error_prefix\":\"");
+      o.append(error_prefix);  // upper-case letters only: nothing to escape
+      o.push_back('"');
+    }
   } else {
     o.append("\"none\",\"reply\":null");
   }

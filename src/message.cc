@@ -13,6 +13,27 @@ void Message::Clear() {
   wire_bytes = end_offset = 0;
   inline_command = false;
   cut_short = false;
+  error_prefix.Clear();
+}
+
+void ErrorPrefix::Add(const ScalarPiece& piece) {
+  if (state_ != State::kReading) return;
+  if (piece.missing != 0) {
+    state_ = State::kNone;  // bytes of the word (or the space after it) were lost
+    return;
+  }
+  for (const char c : piece.data) {
+    if (c == ' ') {
+      state_ = len_ != 0 ? State::kFound : State::kNone;
+      return;
+    }
+    if (c < 'A' || c > 'Z' || len_ == kMaxBytes) {
+      state_ = State::kNone;
+      return;
+    }
+    bytes_[len_++] = c;
+  }
+  if (piece.last) state_ = len_ != 0 ? State::kFound : State::kNone;  // a one-word error
 }
 
 void MessageBuilder::Begin(Message* target, int64_t ts_ns, bool inline_command) {

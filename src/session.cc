@@ -1,5 +1,6 @@
 #include "resptrace/session.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "resptrace/command_table.h"
@@ -17,12 +18,33 @@ std::string_view NoReplyName(NoReply r) {
     case NoReply::kIdleTimeout: return "timeout";
     case NoReply::kGap: return "gap";
     case NoReply::kDesync: return "desync";
+    case NoReply::kReplyOff: return "reply_off";
   }
   return "";
 }
 
+void ErrorCounts::Count(std::string_view prefix) {
+  if (!prefix.empty()) {
+    for (size_t i = 0; i < prefixes; ++i) {
+      if (by_prefix[i].name() == prefix) {
+        ++by_prefix[i].count;
+        return;
+      }
+    }
+    if (prefixes < kMaxPrefixes) {
+      Entry& e = by_prefix[prefixes++];
+      std::copy(prefix.begin(), prefix.end(), e.prefix);
+      e.len = static_cast<uint8_t>(prefix.size());
+      e.count = 1;
+      return;
+    }
+  }
+  ++other;
+}
+
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
+  reply_control_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
@@ -33,7 +55,7 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
   in_request_ = false;
-  s_.OnRequest();
+  s_.OnRequest(reply_control_.control());
 }
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
@@ -55,7 +77,7 @@ void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint6
   m.end_offset = s_.RequestEndLowerBound();
   p.malformed = RespErrorName(error);
   in_request_ = false;
-  s_.OnRequest();
+  s_.OnRequest(ReplyControl::kNone);
 }
 
 void Session::RequestSide::EndInsideRequest() {
@@ -65,7 +87,7 @@ void Session::RequestSide::EndInsideRequest() {
   m.last_ts_ns = m.first_ts_ns;
   m.wire_bytes = s_.request_parser_ != nullptr ? s_.request_parser_->message_bytes() : 0;
   in_request_ = false;
-  s_.OnRequest();
+  s_.OnRequest(ReplyControl::kNone);
 }
 
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
@@ -131,6 +153,7 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   LookUpCommand(p.request, r);
   if (reply != nullptr) {
     ++counters_->replies;
+    if (IsError(reply->root_type())) counters_->errors.Count(reply->error_prefix.view());
   } else {
     ++counters_->unanswered;
   }
@@ -158,8 +181,16 @@ void Session::LookUpCommand(const Message& request, Record& r) {
   r.key_args = key_args_;
 }
 
-void Session::OnRequest() {
+void Session::EmitOldestUnanswered(NoReply why) {
+  Pending& p = Waiting(0);
+  Emit(p, nullptr, p.silent ? NoReply::kReplyOff : why);
+  PopFront();
+}
+
+void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
+  // The server runs every request it gets, in order, whatever we make of its replies.
+  const bool silent = reply_mode_.RunSilently(control);
   if (!desynced_ && waiting_ >= options_.max_pending) {
     ++counters_->pending_overflows;
     Desync(NoReply::kDesync);
@@ -167,6 +198,14 @@ void Session::OnRequest() {
   // Desync empties the queue from the front: the request is still in the slot after it.
   if (desynced_) {
     Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
+    return;
+  }
+  Pending& p = Waiting(waiting_);
+  // After lost requests, one of them may have changed the reply mode: expect a reply, so
+  // that one that comes shows the connection out of step rather than pairing.
+  p.silent = silent && in_step_pending_ == SIZE_MAX;
+  if (p.silent && waiting_ == 0) {
+    Emit(p, nullptr, NoReply::kReplyOff);
     return;
   }
   ++waiting_;
@@ -209,6 +248,11 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   Emit(front, &reply, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
+  // Silent commands waited only for the ones before them.
+  while (waiting_ != 0 && Waiting(0).silent) {
+    EmitOldestUnanswered(NoReply::kReplyOff);
+    if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
+  }
 }
 
 uint64_t Session::RequestEndLowerBound() const {
@@ -228,18 +272,12 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
-  while (waiting_ != 0) {
-    Emit(Waiting(0), nullptr, why);
-    PopFront();
-  }
+  while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 
 void Session::Close(NoReply why) {
   request_side_.EndInsideRequest();
-  while (waiting_ != 0) {
-    Emit(Waiting(0), nullptr, why);
-    PopFront();
-  }
+  while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 
 template class BasicRespParser<Session::RequestSide>;

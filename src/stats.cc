@@ -1,5 +1,6 @@
 #include "resptrace/stats.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -42,6 +43,23 @@ std::string FormatSummary(const Summary& s) {
       c.reassembly.gap_bytes, " bytes)\n");
   for (const auto& [name, v] : AnomalyCounters(s)) {
     if (v != 0) absl::StrAppend(&out, "  ", name, ": ", v, "\n");
+  }
+  const ErrorCounts& errors = c.session.errors;
+  if (errors.prefixes != 0 || errors.other != 0) {
+    // The most frequent first.
+    std::vector<const ErrorCounts::Entry*> by_count;
+    for (size_t i = 0; i < errors.prefixes; ++i) by_count.push_back(&errors.by_prefix[i]);
+    std::stable_sort(by_count.begin(), by_count.end(),
+                     [](const auto* a, const auto* b) { return a->count > b->count; });
+    absl::StrAppend(&out, "  error replies:");
+    const char* separator = " ";
+    for (const ErrorCounts::Entry* e : by_count) {
+      absl::StrAppend(&out, separator, e->count, " ");
+      out.append(e->name());
+      separator = ", ";
+    }
+    if (errors.other != 0) absl::StrAppend(&out, separator, errors.other, " other");
+    out.push_back('\n');
   }
   const ReassemblyCounters& r = c.reassembly;
   if (r.out_of_order + r.retransmitted + r.overlapping + c.second_interface_copies != 0) {

@@ -129,7 +129,8 @@ std::string SchemaProblem(const json& r) {
   static const std::set<std::string> kReplyTypes = {
       "simple", "error",   "integer", "bulk",     "null", "array", "map", "set",
       "double", "boolean", "bignum",  "verbatim", "push", "none"};
-  static const std::set<std::string> kNoReply = {"eof", "closed", "reset", "timeout", "gap", "desync"};
+  static const std::set<std::string> kNoReply = {"eof", "closed", "reset",    "timeout",
+                                                 "gap", "desync", "reply_off"};
   if (!r.contains("type") || !r["type"].is_string()) return "no type";
   const std::string type = r["type"];
   if (!r.contains("ts") || !r["ts"].is_number() || r["ts"].get<double>() < 0) return "bad ts";
@@ -178,6 +179,19 @@ std::string SchemaProblem(const json& r) {
   if (r["reply_bytes"].get<uint64_t>() == 0) return "reply_bytes 0 with a reply";
   const json& v = r["reply"];
   if (rt == "error" && !(v.is_object() && v.contains("error") && IsStringValue(v["error"]))) return "bad error";
+  if (r.contains("error_prefix")) {
+    // The error's first word, all upper-case letters.
+    if (rt != "error") return "error_prefix on a reply that is no error";
+    const json& prefix = r["error_prefix"];
+    if (!prefix.is_string() || !AllOf(prefix.get<std::string>(), "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ||
+        prefix.get<std::string>().size() > 32) {
+      return "bad error_prefix";
+    }
+    const std::string word = prefix.get<std::string>();
+    if (v["error"].is_string() && v["error"] != word && v["error"].get<std::string>().rfind(word + " ", 0) != 0) {
+      return "error_prefix is not the error's first word";
+    }
+  }
   if (rt == "null" && !v.is_null()) return "null reply not null";
   if ((rt == "simple" || rt == "bulk" || rt == "verbatim" || rt == "bignum") && !IsStringValue(v)) {
     return "string reply not a string";
@@ -481,8 +495,57 @@ void CompareWithLog(const std::vector<Expected>& rows, const std::vector<json>& 
 // Replies are kept whole in the comparisons (Zeek's own limits are tested separately).
 const std::vector<std::string> kUncapped = {"--max-value-bytes", "0", "--max-elements", "0"};
 
-// Not compared here: reply-off-on*, client-skip-while-off (CLIENT REPLY OFF/SKIP pairing) and
-// pubsub* (RESP2 pub/sub, RESP3 push). Their semantics are the subject of a later issue.
+// Not compared here: pubsub* (RESP2 pub/sub, RESP3 push). Their semantics are the subject of a
+// later issue.
+
+// CLIENT REPLY OFF / ON / SKIP, every command inline and pipelined in one segment: the commands
+// the server does not answer are Zeek's rows without a reply, ours with no_reply "reply_off",
+// and every reply that came is on the command Zeek puts it on.
+void CompareReplyMode(const std::string& capture, const std::string& log,
+                      const std::vector<std::string>& want) {
+  for (const char* dir : {"zeek", "spicy-redis"}) {
+    const std::vector<json> records = Decode(std::string(dir) + "/" + capture, kUncapped);
+    CompareWithLog(ReadRedisLog(std::string(dir) + "/" + log), records, dir);
+    // "CMD args -> reply" per record, connection after connection, in request order.
+    std::vector<std::string> got;
+    for (const auto& [client, rs] : ByClient(records)) {
+      for (const json& r : rs) {
+        std::string line = r["cmd"].get<std::string>();
+        for (const std::string& a : Args(r)) line += " " + a;
+        EXPECT_EQ(r["inline"], true);
+        if (r["reply_type"] == "none") {
+          line += " -> (" + r["no_reply"].get<std::string>() + ")";
+        } else {
+          line += " -> " + ZeekRender(r["reply"]);
+        }
+        got.push_back(line);
+      }
+    }
+    EXPECT_EQ(got, want) << dir;
+  }
+}
+
+TEST(ZeekBaselineTest, ClientReplyOffOn) {
+  CompareReplyMode("reply-off-on.pcap", "reply-off-on.expected.client-reply-off.redis.log",
+                   {"PING -> PONG", "CLIENT REPLY OFF -> (reply_off)", "PING -> (reply_off)",
+                    "CLIENT REPLY ON -> OK", "PING -> PONG", "CLIENT REPLY SKIP -> (reply_off)",
+                    "PING -> (reply_off)", "PING -> PONG"});
+}
+
+TEST(ZeekBaselineTest, ClientReplyOffOnTwoConnections) {
+  // Each connection has its own reply mode; both turn replies off and end so.
+  CompareReplyMode("reply-off-on-2conn.pcap", "reply-off-on-2conn.expected.client-reply-off-2conn.redis.log",
+                   {"PING -> PONG", "CLIENT REPLY OFF -> (reply_off)", "PING -> (reply_off)",
+                    "PING -> PONG", "CLIENT REPLY OFF -> (reply_off)", "PING -> (reply_off)"});
+}
+
+TEST(ZeekBaselineTest, ClientSkipWhileOff) {
+  // SKIP does nothing while replies are off: ON and both PINGs after it are answered.
+  CompareReplyMode("client-skip-while-off.pcap", "client-skip-while-off.expected.client-skip-while-off.redis.log",
+                   {"PING -> PONG", "CLIENT REPLY OFF -> (reply_off)", "PING -> (reply_off)",
+                    "CLIENT REPLY SKIP -> (reply_off)", "CLIENT REPLY ON -> OK", "PING -> PONG",
+                    "PING -> PONG"});
+}
 
 TEST(ZeekBaselineTest, AlmostResp) {
   // Two inline commands answered "+OK +OK", then the server sends text that is not RESP.
@@ -961,6 +1024,7 @@ TEST(DeepflowBaselineTest, RedisError) {
   EXPECT_EQ(Args(cmds[0]), std::vector<std::string>{"abcd"});
   EXPECT_EQ(cmds[0]["reply_type"], "error");
   EXPECT_EQ(cmds[0]["reply"], json::parse(R"({"error":"NOAUTH Authentication required."})"));
+  EXPECT_EQ(cmds[0]["error_prefix"], "NOAUTH");
   EXPECT_EQ(cmds[0]["latency_us"], 73);
   EXPECT_EQ(cmds[0]["req_bytes"], 23);
   EXPECT_EQ(cmds[0]["reply_bytes"], 34);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -169,6 +170,7 @@ struct Step {
   std::string text;  // the text line's "CMD args -> reply" part; a trailing '*' matches anything
   std::string push;  // a push the server sends right after the reply, if any
   json push_value;
+  std::string error_prefix;  // for an error reply
 };
 
 Step Cmd(const std::vector<std::string>& argv, std::string reply, std::string reply_type,
@@ -241,10 +243,14 @@ std::vector<Step> RunScript(RawConnection& conn) {
            "LPUSH list a b c -> (integer) 3")});
   run({Cmd({"LRANGE", "list", "0", "-1"}, "*3\r\n$1\r\nc\r\n$1\r\nb\r\n$1\r\na\r\n", "array",
            {"c", "b", "a"}, "LRANGE list 0 -1 -> *")});
-  run({Cmd({"LLEN", "k"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
-           "error",
-           {{"error", "WRONGTYPE Operation against a key holding the wrong kind of value"}},
-           "LLEN k -> (error) WRONGTYPE Operation against a key holding the wrong kind of value")});
+  {
+    Step llen =
+        Cmd({"LLEN", "k"}, "-WRONGTYPE Operation against a key holding the wrong kind of value\r\n",
+            "error", {{"error", "WRONGTYPE Operation against a key holding the wrong kind of value"}},
+            "LLEN k -> (error) WRONGTYPE Operation against a key holding the wrong kind of value");
+    llen.error_prefix = "WRONGTYPE";
+    run({llen});
+  }
   {
     Step set_bin = Cmd({"SET", "bin", binary}, "+OK\r\n", "simple", "OK",
                        R"(SET bin "\xff\xfe\x00\x01abc\x80" -> OK)");
@@ -364,6 +370,7 @@ TEST(LiveRedis, RawSocketScriptGivesOneExactRecordPerCommand) {
     json r = CommandRecord(run.client, server, s.cmd, s.args, s.reply_type, s.value,
                            s.request.size(), s.reply.size());
     if (s.inline_cmd) r["inline"] = true;
+    if (!s.error_prefix.empty()) r["error_prefix"] = s.error_prefix;
     expected.push_back(r);
     if (!s.push.empty()) {
       ++pushes;
@@ -381,7 +388,8 @@ TEST(LiveRedis, RawSocketScriptGivesOneExactRecordPerCommand) {
   }
   ExpectRecordsCoverConnection(trace.records, run.packets, run.client_port, run.server.port());
   EXPECT_EQ(trace.summary,
-            CleanSummary(run.packets.size(), 1, run.steps.size(), run.steps.size(), 0, pushes));
+            CleanSummary(run.packets.size(), 1, run.steps.size(), run.steps.size(), 0, pushes) +
+                "  error replies: 1 WRONGTYPE\n");
 }
 
 // HH:MM:SS.uuuuuu of an epoch time in microseconds, in UTC.
@@ -475,7 +483,11 @@ TEST(LiveRedis, RedisCliCommands) {
       {{"GET", "nope"}, "\n", {rec({"GET", "nope"}, "null", nullptr, 5)}},
       {{"LLEN", "a"},
        "",
-       {rec({"LLEN", "a"}, "error", {{"error", wrongtype}}, wrongtype.size() + 3)}},
+       {[&] {
+         json r = rec({"LLEN", "a"}, "error", {{"error", wrongtype}}, wrongtype.size() + 3);
+         r["error_prefix"] = "WRONGTYPE";
+         return r;
+       }()}},
       {{"HSET", "h", "f", "v"}, "1\n", {rec({"HSET", "h", "f", "v"}, "integer", 1, 4)}},
       {{"-3", "HGETALL", "h"},
        "f v\n",
@@ -530,10 +542,86 @@ TEST(LiveRedis, RedisCliCommands) {
                                  server.port());
   }
   EXPECT_EQ(next, trace.records.size());
-  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), runs.size(), commands, commands, 0, 0));
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), runs.size(), commands, commands, 0, 0) +
+                               "  error replies: 1 WRONGTYPE\n");
 }
 
 // ---------------------------------------------------------------------------------------------
+
+// CLIENT REPLY OFF / ON / SKIP on one connection: the server answers exactly what Exchange()
+// expects, and every command's record has its own reply or none.
+TEST(LiveRedis, ClientReplyModesLeaveNoReplyOnTheWrongCommand) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/reply-mode.pcap";
+  // A command the server does not answer.
+  auto silent = [](const std::vector<std::string>& argv) {
+    Step s = Cmd(argv, "", "none", nullptr, "");
+    s.cmd = absl::AsciiStrToUpper(argv[0]);
+    return s;
+  };
+  std::vector<Step> steps;
+  std::string client;
+  uint16_t client_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    // Each run is one send(): its commands are pipelined.
+    auto run = [&](std::vector<Step> pipeline) {
+      Exchange(conn, pipeline);
+      steps.insert(steps.end(), pipeline.begin(), pipeline.end());
+    };
+    run({Cmd({"SET", "n", "1"}, "+OK\r\n", "simple", "OK", "")});
+    run({silent({"CLIENT", "REPLY", "OFF"}), silent({"INCR", "n"}), silent({"GET", "n"})});
+    // Not even the error for a bad argument is sent.
+    run({silent({"client", "reply", "bad"})});
+    run({Cmd({"CLIENT", "REPLY", "ON"}, "+OK\r\n", "simple", "OK", ""),
+         Cmd({"GET", "n"}, "$1\r\n2\r\n", "bulk", "2", "")});
+    run({silent({"CLIENT", "REPLY", "SKIP"}), silent({"INCR", "n"}),
+         Cmd({"GET", "n"}, "$1\r\n3\r\n", "bulk", "3", "")});
+    {
+      Step bad = Cmd({"CLIENT", "REPLY", "bad"}, "-ERR syntax error\r\n", "error",
+                     {{"error", "ERR syntax error"}}, "");
+      bad.error_prefix = "ERR";
+      run({bad});
+    }
+    // SKIP while replies are off does nothing: ON and the PING after it are answered.
+    run({silent({"Client", "Reply", "Off"}), silent({"CLIENT", "REPLY", "SKIP"}),
+         Cmd({"CLIENT", "REPLY", "ON"}, "+OK\r\n", "simple", "OK", ""),
+         Cmd({"PING"}, "+PONG\r\n", "simple", "PONG", "")});
+    run({Cmd({"QUIT"}, "+OK\r\n", "simple", "OK", "")});
+    conn.ExpectEof();
+    conn.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
+        "the connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+
+  ASSERT_EQ(trace.records.size(), steps.size()) << trace.summary;
+  size_t replies = 0;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const Step& s = steps[i];
+    json want = CommandRecord(client, server.endpoint(), s.cmd, s.args, s.reply_type, s.value,
+                              s.request.size(), s.reply.size());
+    if (s.reply.empty()) {
+      want["no_reply"] = "reply_off";
+    } else {
+      ++replies;
+    }
+    if (!s.error_prefix.empty()) want["error_prefix"] = s.error_prefix;
+    EXPECT_EQ(Timeless(trace.records[i]), want) << "record " << i;
+  }
+  ExpectRecordsCoverConnection(trace.records, packets, client_port, server.port());
+  EXPECT_EQ(trace.summary,
+            CleanSummary(packets.size(), 1, steps.size(), replies, steps.size() - replies, 0) +
+                "  error replies: 1 ERR\n");
+}
 
 TEST(LiveRedis, RedisBenchmarkPipelined) {
   RedisServer server;

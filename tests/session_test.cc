@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "resptrace/null_sink.h"
 #include "resptrace/resp_parser.h"
 
 namespace resptrace {
@@ -19,6 +20,7 @@ struct Seen {
   std::string command;  // the table's name for it, "(unknown)", or "" when not looked up
   bool subcommand = false;
   std::string keys;  // key arguments joined by spaces
+  std::string error_prefix;
 };
 
 class RecordingSink : public RecordSink {
@@ -43,6 +45,7 @@ class RecordingSink : public RecordSink {
       if (IsAggregate(root->type) && root->children > 0) scalar = Message::first_child(root);
       s.reply += std::string(r.reply->data(*scalar));
       if (r.kind == RecordKind::kCommand) s.latency_ns = r.latency_ns();
+      s.error_prefix = std::string(r.reply->error_prefix.view());
     } else {
       s.reply = "none:" + std::string(NoReplyName(r.no_reply));
     }
@@ -108,6 +111,73 @@ TEST_F(SessionTest, ErrorReplyIsAReplyAndKeepsPairing) {
             "error:WRONGTYPE Operation against a key holding the wrong kind of value");
   EXPECT_EQ(sink_.seen[1].words, "GET k");
   EXPECT_EQ(sink_.seen[1].reply, "bulk:v");
+}
+
+TEST_F(SessionTest, ErrorRepliesCarryTheirPrefix) {
+  requests_.Feed("PING\r\nPING\r\nPING\r\nPING\r\nPING\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed("-WRONGTYPE Operation against a key holding the wrong kind of value\r\n", 2);
+  replies_.Feed("-ERR\r\n", 3);                      // one word: the whole value
+  replies_.Feed("-not a prefix\r\n", 4);             // lower case
+  replies_.Feed("-MOVED3999 127.0.0.1:6381\r\n", 5);  // not letters only
+  replies_.Feed("!20\r\nNOS", 6);                    // a bulk error whose word is split
+  replies_.Feed("CRIPT No matching\r\n", 7);
+  replies_.Feed("+ERR looks like one\r\n", 8);       // not an error
+  replies_.Feed("- ERR leading space\r\n", 9);
+  ASSERT_EQ(sink_.seen.size(), 7u);
+  const char* want[] = {"WRONGTYPE", "ERR", "", "", "NOSCRIPT", "", ""};
+  for (size_t i = 0; i < 7; ++i) EXPECT_EQ(sink_.seen[i].error_prefix, want[i]) << i;
+  // Summed by prefix; errors without one are "other".
+  const ErrorCounts& e = counters_.errors;
+  ASSERT_EQ(e.prefixes, 3u);
+  EXPECT_EQ(e.by_prefix[0].name(), "WRONGTYPE");
+  EXPECT_EQ(e.by_prefix[1].name(), "ERR");
+  EXPECT_EQ(e.by_prefix[2].name(), "NOSCRIPT");
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ(e.by_prefix[i].count, 1u);
+  EXPECT_EQ(e.other, 3u);
+}
+
+TEST_F(SessionTest, ErrorPrefixIsAtMostThirtyTwoLetters) {
+  requests_.Feed("PING\r\nPING\r\n", 1);
+  replies_.Feed("-" + std::string(32, 'A') + " x\r\n-" + std::string(33, 'A') + " x\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].error_prefix, std::string(32, 'A'));
+  EXPECT_EQ(sink_.seen[1].error_prefix, "");
+}
+
+TEST_F(SessionTest, ErrorPrefixLostInAGapIsUnknown) {
+  requests_.Feed("PING\r\n", 1);
+  replies_.Feed("!20\r\nWRONG", 2);
+  replies_.OnGap(15, 3);
+  replies_.Feed("\r\n", 4);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply.substr(0, 6), "error:");
+  EXPECT_EQ(sink_.seen[0].error_prefix, "");
+}
+
+TEST(SessionErrorCountsTest, DistinctPrefixesAreBounded) {
+  ErrorCounts counts;
+  for (size_t i = 0; i < ErrorCounts::kMaxPrefixes + 2; ++i) {
+    counts.Count(std::string(i + 1, 'E'));
+    counts.Count(std::string(i + 1, 'E'));
+  }
+  EXPECT_EQ(counts.prefixes, ErrorCounts::kMaxPrefixes);
+  EXPECT_EQ(counts.by_prefix[0].count, 2u);
+  EXPECT_EQ(counts.by_prefix[ErrorCounts::kMaxPrefixes - 1].name(), std::string(ErrorCounts::kMaxPrefixes, 'E'));
+  EXPECT_EQ(counts.other, 4u);
+}
+
+TEST(SessionErrorCountsTest, PrefixIsKnownWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;  // records without values
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("GET k\r\n", 1);
+  replies.Feed("-NOAUTH Authentication required.\r\n", 2);
+  ASSERT_EQ(counters.errors.prefixes, 1u);
+  EXPECT_EQ(counters.errors.by_prefix[0].name(), "NOAUTH");
 }
 
 TEST_F(SessionTest, InlineCommandsPairLikeMultibulkOnes) {
@@ -225,6 +295,203 @@ TEST_F(SessionTest, MalformedRequestTakesTheProtocolErrorReply) {
   EXPECT_EQ(sink_.seen[1].malformed, "unbalanced_quotes");
   EXPECT_EQ(sink_.seen[1].reply, "error:ERR Protocol error: unbalanced quotes in request");
   EXPECT_EQ(counters_.request_errors, 1u);
+}
+
+// CLIENT REPLY OFF | ON | SKIP, as Redis 7 answers them (checked against redis-server).
+
+// "words -> reply" for each record, in the order written.
+std::vector<std::string> Pairs(const std::vector<Seen>& seen) {
+  std::vector<std::string> out;
+  for (const Seen& s : seen) out.push_back(s.words + " -> " + s.reply);
+  return out;
+}
+
+TEST_F(SessionTest, RepliesOffUntilOnAndTheNextReplyPairsWithTheRightCommand) {
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\nGET k\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{
+                                   "PING -> simple:PONG",
+                                   "CLIENT REPLY OFF -> none:reply_off",
+                                   "PING -> none:reply_off",
+                                   "GET k -> none:reply_off",
+                                   "CLIENT REPLY ON -> simple:OK",
+                                   "PING -> simple:PONG",
+                               }));
+  EXPECT_EQ(counters_.replies, 3u);
+  EXPECT_EQ(counters_.unanswered, 3u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, SilentCommandsAreReportedAtOnceWhenNothingWaitsBeforeThem) {
+  requests_.Feed("CLIENT REPLY OFF\r\nSET k v\r\n", 1);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "SET k v -> none:reply_off"}));
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, SilentCommandsWaitForTheCommandsBeforeThemToKeepRequestOrder) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  EXPECT_TRUE(sink_.seen.empty());
+  replies_.Feed("$1\r\n1\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> bulk:1",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off"}));
+  replies_.Feed("$1\r\n3\r\n", 3);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[3].words + " -> " + sink_.seen[3].reply, "GET c -> bulk:3");
+}
+
+TEST_F(SessionTest, SkipSilencesItselfAndTheNextCommandOnly) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n", 1);
+  replies_.Feed("$1\r\nb\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "ECHO a -> none:reply_off",
+                                                         "ECHO b -> bulk:b"}));
+}
+
+TEST_F(SessionTest, SkipAfterSkipSilencesTheCommandAfterTheSecond) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nCLIENT REPLY SKIP\r\nECHO a\r\nECHO b\r\n", 1);
+  replies_.Feed("$1\r\nb\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "ECHO a -> none:reply_off",
+                                                         "ECHO b -> bulk:b"}));
+}
+
+TEST_F(SessionTest, OnRightAfterSkipIsAnswered) {
+  requests_.Feed("CLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies_.Feed("+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY SKIP -> none:reply_off",
+                                                         "CLIENT REPLY ON -> simple:OK",
+                                                         "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, SkipWhileRepliesAreOffDoesNothing) {
+  // Zeek's client-skip-while-off capture: the ON after the SKIP is answered, and so is the
+  // command after it.
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY SKIP\r\nCLIENT REPLY ON\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n+PONG\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{
+                                   "PING -> simple:PONG",
+                                   "CLIENT REPLY OFF -> none:reply_off",
+                                   "PING -> none:reply_off",
+                                   "CLIENT REPLY SKIP -> none:reply_off",
+                                   "CLIENT REPLY ON -> simple:OK",
+                                   "PING -> simple:PONG",
+                                   "PING -> simple:PONG",
+                               }));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionTest, ReplyControlNamesMatchInAnyCaseAndAcrossPieces) {
+  requests_.Feed("*3\r\n$6\r\ncLiE", 1);
+  requests_.Feed("nT\r\n$5\r\nrEPLY\r\n$3\r\nO", 2);
+  requests_.Feed("fF\r\nPING\r\nclient reply on\r\n", 3);
+  replies_.Feed("+OK\r\n", 4);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"cLiEnT rEPLY OfF -> none:reply_off",
+                                                         "PING -> none:reply_off",
+                                                         "client reply on -> simple:OK"}));
+}
+
+TEST_F(SessionTest, OtherCommandsOfTheSameLengthsChangeNothing) {
+  requests_.Feed("CLIENX REPLY OFF\r\nCLIENT REPLZ OFF\r\nCLIENT REPLY OFX\r\nCLIENT REPLY-OFF x\r\n", 1);
+  requests_.Feed("RESEX\r\nCLIENT SETNAME OFF\r\n", 1);
+  replies_.Feed("-ERR a\r\n-ERR b\r\n-ERR c\r\n-ERR d\r\n-ERR e\r\n+OK\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 6u);
+  for (const Seen& s : sink_.seen) EXPECT_NE(s.reply, "none:reply_off") << s.words;
+  EXPECT_EQ(sink_.seen[5].reply, "simple:OK");
+}
+
+TEST_F(SessionTest, ClientReplyWithABadArgumentIsAnErrorAndChangesNothing) {
+  requests_.Feed("CLIENT REPLY FOO\r\nCLIENT REPLY\r\nCLIENT REPLY OFF X\r\nPING\r\n", 1);
+  replies_.Feed("-ERR syntax error\r\n-ERR wrong number of arguments for 'client|reply' command\r\n"
+                "-ERR wrong number of arguments for 'client|reply' command\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen),
+            (std::vector<std::string>{
+                "CLIENT REPLY FOO -> error:ERR syntax error",
+                "CLIENT REPLY -> error:ERR wrong number of arguments for 'client|reply' command",
+                "CLIENT REPLY OFF X -> error:ERR wrong number of arguments for 'client|reply' command",
+                "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, WhileRepliesAreOffEvenErrorsAreSilent) {
+  // A bad argument's error, and a request the server cannot parse, get no reply either.
+  requests_.Feed("CLIENT REPLY OFF\r\nCLIENT REPLY FOO\r\nCLIENT REPLY ON\r\nCLIENT REPLY SKIP\r\n"
+                 "SET k \"unbalanced\r\n", 1);
+  replies_.Feed("+OK\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "CLIENT REPLY FOO -> none:reply_off",
+                                                         "CLIENT REPLY ON -> simple:OK",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         " -> none:reply_off"}));
+  EXPECT_EQ(sink_.seen[4].malformed, "unbalanced_quotes");
+}
+
+TEST_F(SessionTest, ResetTurnsRepliesBackOnButDoesNotUndoASkip) {
+  // Redis's RESET clears CLIENT REPLY OFF; the skip of the command being run stays.
+  requests_.Feed("CLIENT REPLY OFF\r\nRESET\r\nCLIENT REPLY SKIP\r\nRESET\r\nPING\r\n", 1);
+  replies_.Feed("+RESET\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off",
+                                                         "RESET -> simple:RESET",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "RESET -> none:reply_off",
+                                                         "PING -> simple:PONG"}));
+}
+
+TEST_F(SessionTest, SilentCommandsKeepTheirReasonWhenTheConnectionEnds) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  session_.Close(NoReply::kClosed);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> none:closed",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off",
+                                                         "GET c -> none:closed"}));
+}
+
+TEST_F(SessionTest, SilentCommandsKeepTheirReasonWhenRepliesAreLost) {
+  requests_.Feed("GET a\r\nCLIENT REPLY SKIP\r\nGET b\r\nGET c\r\n", 1);
+  replies_.Feed("$5\r\nva", 2);
+  replies_.OnGap(100, 3);  // past the bulk: the rest of the replies are unknown
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"GET a -> none:gap",
+                                                         "CLIENT REPLY SKIP -> none:reply_off",
+                                                         "GET b -> none:reply_off",
+                                                         "GET c -> none:gap"}));
+  EXPECT_TRUE(session_.desynced());
+}
+
+TEST_F(SessionTest, AfterLostRequestsTheReplyModeIsUnknownAndCommandsWaitForReplies) {
+  requests_.Feed("PING\r\nCLIENT REPLY OFF\r\nPING\r\n", 1);
+  requests_.OnGap(17, 2);  // perhaps a CLIENT REPLY ON
+  requests_.Feed("\r\n*1\r\n$4\r\nPING\r\n", 3);
+  // The PING after the gap waits for a reply like the three before it.
+  EXPECT_EQ(session_.pending(), 4u);
+  EXPECT_TRUE(sink_.seen.empty());
+  replies_.Feed("+PONG\r\n", 4);
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "simple:PONG");
+  EXPECT_EQ(sink_.seen[2].reply, "none:reply_off");
+  // Had the lost bytes turned replies on, this would be the last PING's reply, or a lost
+  // command's: not paired.
+  replies_.Feed("+PONG\r\n", 5);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[3].reply, "none:gap");
+  EXPECT_TRUE(session_.desynced());
+  EXPECT_EQ(counters_.orphan_replies, 1u);
+}
+
+TEST(SessionReplyModeTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("CLIENT REPLY OFF\r\nPING\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies.Feed("+OK\r\n+PONG\r\n", 2);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.unanswered, 2u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
 }
 
 TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {

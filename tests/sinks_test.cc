@@ -139,6 +139,18 @@ TEST_F(SinkTest, JsonEveryReplyType) {
   }
 }
 
+TEST_F(SinkTest, JsonErrorPrefixFollowsTheReply) {
+  Message req = Make(Agg(RespType::kArray, {S("$LLEN"), S("$k")}), kT0, kT0, 22);
+  const V error = S("-WRONGTYPE Operation against a key");
+  Message rep = Make(error, kT0, kT0 + 3000, 37);
+  rep.error_prefix.Add(ScalarPiece{error.type, error.data});
+  EXPECT_EQ(Render<JsonSink>(Command(req, &rep)),
+            "{\"type\":\"command\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"cmd\":\"LLEN\",\"args\":[\"k\"],"
+            "\"reply_type\":\"error\",\"reply\":{\"error\":\"WRONGTYPE Operation against a key\"},"
+            "\"error_prefix\":\"WRONGTYPE\",\"latency_us\":3,\"req_bytes\":22,\"reply_bytes\":37}\n");
+}
+
 TEST_F(SinkTest, JsonCutValuesSayHowLongTheyWere) {
   MessageLimits limits;
   limits.max_value_bytes = 3;

@@ -28,6 +28,32 @@ struct ValueNode {
   uint32_t data_len = 0;
 };
 
+// An error reply's prefix, the class of error it names (ERR, WRONGTYPE, MOVED, ...): its
+// first word when that is all upper-case letters. Read from the value's bytes as they
+// arrive, so that it is known whether or not the value is kept, and whatever its cut.
+class ErrorPrefix {
+ public:
+  // Redis counts errors by a prefix of at most 32 bytes too (INFO errorstats).
+  static constexpr size_t kMaxBytes = 32;
+
+  void Clear() {
+    len_ = 0;
+    state_ = State::kReading;
+  }
+  // The next piece of the error's value.
+  void Add(const ScalarPiece& piece);
+  // Empty when the value has no such prefix, or is not an error.
+  std::string_view view() const {
+    return state_ == State::kFound ? std::string_view(bytes_, len_) : std::string_view();
+  }
+
+ private:
+  enum class State : uint8_t { kReading, kFound, kNone };
+  char bytes_[kMaxBytes];
+  uint8_t len_ = 0;
+  State state_ = State::kReading;
+};
+
 struct MessageLimits {
   uint64_t max_value_bytes = 512;  // bytes kept per scalar; 0 = all
   uint64_t max_elements = 1000;    // children kept per aggregate; 0 = all
@@ -60,6 +86,7 @@ class Message {
   uint64_t end_offset = 0;   // a lower bound of the stream offset just past the message
   bool inline_command = false;
   bool cut_short = false;  // the stream ended inside it; its missing bytes were never seen
+  ErrorPrefix error_prefix;  // filled by whoever builds replies
 
  private:
   friend class MessageBuilder;

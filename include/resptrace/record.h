@@ -22,8 +22,9 @@ enum class NoReply : uint8_t {
   kIdleTimeout,   // the connection went idle past --idle-timeout
   kGap,           // replies were lost in a capture gap: which one was its reply is unknown
   kDesync,        // sent while the connection was out of step after a gap
+  kReplyOff,      // the server answers it nothing: CLIENT REPLY OFF or SKIP was in force
 };
-// "eof", "closed", "reset", "timeout", "gap", "desync"; "" for kAnswered.
+// "eof", "closed", "reset", "timeout", "gap", "desync", "reply_off"; "" for kAnswered.
 std::string_view NoReplyName(NoReply r);
 
 enum class RecordKind : uint8_t {

@@ -35,6 +35,8 @@ inline bool IsAggregate(RespType t) {
          t == RespType::kPush || t == RespType::kAttribute;
 }
 
+inline bool IsError(RespType t) { return t == RespType::kError || t == RespType::kBulkError; }
+
 }  // namespace resptrace
 
 #endif  // RESPTRACE_RESP_TYPE_H_

@@ -1,5 +1,6 @@
 // One client connection's conversation: builds requests and replies from the two parsers'
-// events and pairs each reply with its command, in order, pipelining of any depth.
+// events and pairs each reply with its command, in order, pipelining of any depth; commands
+// the server does not answer (CLIENT REPLY OFF / SKIP) take no reply.
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
@@ -11,9 +12,27 @@
 #include "resptrace/flow_key.h"
 #include "resptrace/message.h"
 #include "resptrace/record.h"
+#include "resptrace/reply_mode.h"
 #include "resptrace/resp_parser.h"
 
 namespace resptrace {
+
+// Error replies counted by prefix (ERR, WRONGTYPE, ...). The first kMaxPrefixes distinct
+// prefixes get a count each, so that the table stays small whatever a server sends.
+struct ErrorCounts {
+  static constexpr size_t kMaxPrefixes = 16;
+  struct Entry {
+    char prefix[ErrorPrefix::kMaxBytes];
+    uint8_t len = 0;
+    uint64_t count = 0;
+    std::string_view name() const { return std::string_view(prefix, len); }
+  };
+  Entry by_prefix[kMaxPrefixes];
+  size_t prefixes = 0;  // entries of by_prefix in use, in order of first sight
+  uint64_t other = 0;   // errors with no prefix, or with one past the first kMaxPrefixes
+
+  void Count(std::string_view prefix);
+};
 
 struct SessionCounters {
   uint64_t commands = 0;          // requests decoded (malformed ones included)
@@ -27,6 +46,7 @@ struct SessionCounters {
   uint64_t desyncs = 0;           // times a connection lost step with its replies
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t pending_overflows = 0; // commands reported early past max_pending
+  ErrorCounts errors;             // error replies paired with a command
 };
 
 struct SessionOptions {
@@ -76,15 +96,15 @@ class Session {
   struct Pending {
     Message request;
     std::string_view malformed;
+    bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
   };
 
  public:
-  // What both sides share: message building from the parser's events. Final, so that a
-  // parser templated on a side calls these without a virtual call.
+  // What both sides share: a message builder fed from the parser's events, which each side
+  // also reads in its own way. The sides are final, so that a parser templated on a side
+  // calls their handlers without a virtual call.
   class Side : public RespHandler {
    public:
-    void OnAggregate(RespType type, int64_t count) final { builder_.Aggregate(type, count); }
-    void OnScalar(const ScalarPiece& piece) final { builder_.Scalar(piece); }
     void OnResync(uint64_t, int64_t) final { ++s_.counters_->resyncs; }
 
    protected:
@@ -97,6 +117,14 @@ class Session {
   class RequestSide final : public Side {
    public:
     explicit RequestSide(Session& s) : Side(s) {}
+    void OnAggregate(RespType type, int64_t count) override {
+      builder_.Aggregate(type, count);
+      reply_control_.Arguments(count);  // a request's only aggregate is the top-level one
+    }
+    void OnScalar(const ScalarPiece& piece) override {
+      builder_.Scalar(piece);
+      reply_control_.Piece(piece);
+    }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
@@ -105,12 +133,19 @@ class Session {
 
    private:
     bool in_request_ = false;  // a request is being built in its slot
+    ReplyControlMatcher reply_control_;
   };
 
   // Builds replies from the reply parser's events.
   class ReplySide final : public Side {
    public:
     explicit ReplySide(Session& s) : Side(s) {}
+    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnScalar(const ScalarPiece& piece) override {
+      builder_.Scalar(piece);
+      // An error is a scalar: when it is the reply, every piece from here on is its own.
+      if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
+    }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
@@ -126,7 +161,8 @@ class Session {
   // the queue when it is full.
   Pending& StartRequest();
   // The request in its slot is complete: it joins the queue (or is reported at once).
-  void OnRequest();
+  // `control` is what it does to the reply mode, if it is complete and well formed.
+  void OnRequest(ReplyControl control);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
@@ -136,6 +172,9 @@ class Session {
   void Emit(Pending& p, Message* reply, NoReply why);
   // Fills the record's command, subcommand and key arguments from the command table.
   void LookUpCommand(const Message& request, Record& r);
+  // Reports the oldest waiting command without a reply: `why`, unless the server was never
+  // to answer it.
+  void EmitOldestUnanswered(NoReply why);
   Pending& Waiting(size_t i) { return queue_[(head_ + i) & (queue_.size() - 1)]; }
   void PopFront();
   uint64_t RequestEndLowerBound() const;
@@ -150,13 +189,15 @@ class Session {
   RequestSide request_side_;
   ReplySide reply_side_;
   // The commands awaiting a reply, oldest first: Waiting(0) to Waiting(waiting_ - 1), in a
-  // ring of a power of two slots that only grows. The slot after them holds the request
+  // ring of a power of two slots that only grows. A silent command waits only for the
+  // commands before it, to be reported in request order: Waiting(0) is never silent. The slot after them holds the request
   // being parsed. Slots are reused in place, buffers and all: no allocation per command.
   std::vector<Pending> queue_;
   size_t head_ = 0;
   size_t waiting_ = 0;
   bool desynced_ = false;
   bool cutting_short_ = false;
+  ReplyMode reply_mode_;
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
