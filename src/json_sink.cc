@@ -246,7 +246,7 @@ void AppendValue(Out& out, const Message& m, const ValueNode* n, bool hide) {
     return;
   }
   std::string_view data = m.data(*n);
-  if (hide && !IsAggregate(n->type) && n->type != RespType::kNull && !IsStatusReply(*n, data)) {
+  if (hide && IsHiddenValue(*n, data)) {
     const bool error = n->type == RespType::kError || n->type == RespType::kBulkError;
     if (error) out.append("{\"error\":");
     AppendHidden(out, *n, error ? ErrorCode(*n, data) : std::string_view());

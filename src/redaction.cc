@@ -115,9 +115,11 @@ void VisibleArgs::Reset(const Record& r) {
   }
 }
 
-bool IsStatusReply(const ValueNode& n, std::string_view data) {
-  return n.type == RespType::kSimpleString && !n.truncated && n.missing == 0 &&
-         (data == "OK" || data == "QUEUED" || data == "PONG");
+bool IsHiddenValue(const ValueNode& n, std::string_view data) {
+  if (IsAggregate(n.type) || n.type == RespType::kNull) return false;
+  const bool status = n.type == RespType::kSimpleString && !n.truncated && n.missing == 0 &&
+                      (data == "OK" || data == "QUEUED" || data == "PONG");
+  return !status;
 }
 
 std::string_view ErrorCode(const ValueNode& n, std::string_view data) {

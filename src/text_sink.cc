@@ -77,8 +77,8 @@ void AppendArg(std::string& out, const Message& m, const ValueNode& n, bool hide
   AppendCut(out, n);
 }
 
-// --redact-values: a reply's value with every scalar hidden but nulls and status replies,
-// each after the tag it has when shown, so that its type stays visible.
+// --redact-values: a hidden scalar of a reply, after the tag it has when shown, so that its
+// type stays visible.
 void AppendHiddenScalar(std::string& out, const ValueNode& n, std::string_view d) {
   switch (n.type) {
     case RespType::kError:
@@ -108,7 +108,7 @@ void AppendValue(std::string& out, const Message& m, const ValueNode* n, bool hi
     return;
   }
   std::string_view d = m.data(*n);
-  if (hide && !IsAggregate(n->type) && n->type != RespType::kNull && !IsStatusReply(*n, d)) {
+  if (hide && IsHiddenValue(*n, d)) {
     AppendHiddenScalar(out, *n, d);
     return;
   }

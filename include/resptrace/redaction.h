@@ -38,9 +38,11 @@ class VisibleArgs {
   std::vector<bool> shown_;
 };
 
-// --redact-values: a simple-string reply the server sends as a fixed status (OK, QUEUED,
-// PONG), which carries no data and stays visible.
-bool IsStatusReply(const ValueNode& n, std::string_view data);
+// --redact-values: whether a value (`data` its kept bytes) that is no visible argument is
+// hidden: every scalar but nulls, which hold no value, and the simple strings OK, QUEUED and
+// PONG, fixed status replies that carry no data (a request's arguments are bulk strings, so
+// each is). An aggregate is not: its elements are, in turn.
+bool IsHiddenValue(const ValueNode& n, std::string_view data);
 
 // --redact-values: the part of an error's text that stays visible, its first word when that
 // is all upper-case letters (ERR, WRONGTYPE, MOVED, ...), at most 32 of them; empty when the
