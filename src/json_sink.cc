@@ -202,15 +202,32 @@ void AppendStringValue(Out& out, const ValueNode& n, std::string_view data) {
   out.push_back('}');
 }
 
-void AppendValue(Out& out, const Message& m, const ValueNode* n);
+// --redact-values: a value shown only by its length on the wire (an error also by its code).
+void AppendHidden(Out& out, const ValueNode& n, std::string_view code) {
+  out.append("{\"redacted\":true,\"len\":");
+  AppendUint(out, n.full_len);
+  if (n.missing != 0) {
+    out.append(",\"missing\":");
+    AppendUint(out, n.missing);
+  }
+  if (!code.empty()) {
+    out.append(",\"prefix\":\"");
+    out.append(code);  // upper-case letters only: nothing to escape
+    out.push_back('"');
+  }
+  out.push_back('}');
+}
 
-void AppendChildren(Out& out, const Message& m, const ValueNode* n, bool pairs) {
+// `hide`: the value is shown as hidden (--redact-values), its aggregates' elements too.
+void AppendValue(Out& out, const Message& m, const ValueNode* n, bool hide);
+
+void AppendChildren(Out& out, const Message& m, const ValueNode* n, bool pairs, bool hide) {
   out.push_back('[');
   const ValueNode* c = Message::first_child(n);
   for (uint32_t i = 0; i < n->children; ++i, c = Message::next_sibling(c)) {
     if (i != 0) out.push_back(',');
     if (pairs && i % 2 == 0) out.push_back('[');
-    AppendValue(out, m, c);
+    AppendValue(out, m, c, hide);
     if (pairs && i % 2 == 1) out.push_back(']');
   }
   if (pairs && n->children % 2 == 1) out.push_back(']');
@@ -223,12 +240,19 @@ void AppendChildren(Out& out, const Message& m, const ValueNode* n, bool pairs) 
   out.push_back(']');
 }
 
-void AppendValue(Out& out, const Message& m, const ValueNode* n) {
+void AppendValue(Out& out, const Message& m, const ValueNode* n, bool hide) {
   if (n->secret) {
     out.append("{\"redacted\":true}");
     return;
   }
   std::string_view data = m.data(*n);
+  if (hide && IsHiddenValue(*n, data)) {
+    const bool error = n->type == RespType::kError || n->type == RespType::kBulkError;
+    if (error) out.append("{\"error\":");
+    AppendHidden(out, *n, error ? ErrorCode(*n, data) : std::string_view());
+    if (error) out.push_back('}');
+    return;
+  }
   switch (n->type) {
     case RespType::kSimpleString:
     case RespType::kBulkString:
@@ -257,13 +281,13 @@ void AppendValue(Out& out, const Message& m, const ValueNode* n) {
       out.append(data == "t" ? "true" : "false");
       return;
     case RespType::kMap:
-      AppendChildren(out, m, n, /*pairs=*/true);
+      AppendChildren(out, m, n, /*pairs=*/true, hide);
       return;
     case RespType::kArray:
     case RespType::kSet:
     case RespType::kPush:
     case RespType::kAttribute:
-      AppendChildren(out, m, n, /*pairs=*/false);
+      AppendChildren(out, m, n, /*pairs=*/false, hide);
       return;
   }
 }
@@ -306,7 +330,8 @@ void AppendJsonString(Out& out, std::string_view s) {
 
 }  // namespace
 
-JsonSink::JsonSink(std::FILE* out) : out_(out) {}
+JsonSink::JsonSink(std::FILE* out, Redaction redaction)
+    : out_(out), redact_values_(redaction == Redaction::kValues) {}
 
 JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
@@ -331,9 +356,10 @@ void JsonSink::Write(const Record& r) {
       AppendStringValue(o, *c, scratch_);
       o.append(",\"args\":[");
       c = Message::next_sibling(c);
+      if (redact_values_) visible_.Reset(r);
       for (uint32_t i = 1; i < root->children; ++i, c = Message::next_sibling(c)) {
         if (i != 1) o.push_back(',');
-        AppendValue(o, req, c);
+        AppendValue(o, req, c, redact_values_ && !visible_[i - 1]);
       }
       if (root->elided != 0) {
         if (root->children > 1) o.push_back(',');
@@ -352,7 +378,7 @@ void JsonSink::Write(const Record& r) {
         o.append(",\"keys\":[");
         for (size_t i = 0; i < r.key_args.size(); ++i) {
           if (i != 0) o.push_back(',');
-          AppendValue(o, req, root + 2 + r.key_args[i]);
+          AppendValue(o, req, root + 2 + r.key_args[i], /*hide=*/false);
         }
         o.push_back(']');
       }
@@ -374,7 +400,7 @@ void JsonSink::Write(const Record& r) {
     o.push_back('"');
     o.append(RespTypeName(reply_root->type));
     o.append("\",\"reply\":");
-    AppendValue(o, *r.reply, reply_root);
+    AppendValue(o, *r.reply, reply_root, redact_values_);
     const std::string_view error_prefix = r.reply->error_prefix.view();
     if (!error_prefix.empty()) {
       o.append(",\"error_prefix\":\"");

@@ -26,13 +26,16 @@ namespace {
 using resptrace::Options;
 using resptrace::RecordSink;
 
-std::unique_ptr<RecordSink> MakeSink(resptrace::OutputFormat f) {
-  switch (f) {
-    case resptrace::OutputFormat::kJson: return std::make_unique<resptrace::JsonSink>(stdout);
+std::unique_ptr<RecordSink> MakeSink(const Options& o) {
+  const resptrace::Redaction redaction =
+      o.redact_values ? resptrace::Redaction::kValues : resptrace::Redaction::kSecrets;
+  switch (o.format) {
+    case resptrace::OutputFormat::kJson:
+      return std::make_unique<resptrace::JsonSink>(stdout, redaction);
     case resptrace::OutputFormat::kNone: return std::make_unique<resptrace::NullSink>();
     case resptrace::OutputFormat::kText: break;
   }
-  return std::make_unique<resptrace::TextSink>(stdout);
+  return std::make_unique<resptrace::TextSink>(stdout, redaction);
 }
 
 void PrintError(const absl::Status& s) {
@@ -61,7 +64,7 @@ class CommandLimit final : public RecordSink {
 
 // Records go to `sink`, or through a CommandLimit in front of it when -c was given.
 struct SinkChain {
-  SinkChain(const Options& o, std::function<void()> limit_reached) : sink(MakeSink(o.format)) {
+  SinkChain(const Options& o, std::function<void()> limit_reached) : sink(MakeSink(o)) {
     if (o.max_commands != 0) {
       limit = std::make_unique<CommandLimit>(sink.get(), o.max_commands, std::move(limit_reached));
     }

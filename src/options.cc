@@ -72,14 +72,21 @@ input:
                            counted, and become gaps
   -w, --write FILE         also save what is captured to FILE as pcap, to replay with -r or
                            open in tcpdump/Wireshark. It is the raw traffic: passwords (AUTH)
-                           and every value are in it, unredacted. With -r, the input's TCP
-                           segments are written. eBPF's and -r's segments get Linux cooked
-                           v2 headers, which keep the interface that captured each.
+                           and every value are in it, unredacted (--redact-values does not
+                           apply to it). With -r, the input's TCP segments are written.
+                           eBPF's and -r's segments get Linux cooked v2 headers, which keep
+                           the interface that captured each.
 
 output:
   -o, --output FORMAT      text (default): one line per command
                            json: one JSON object per line (schema: docs/records.md)
                            none: no records, only the summary's counts
+  --redact-values          hide values too, not only passwords (which are always hidden):
+                           every argument but the subcommand's name and the keys, and
+                           every value in replies but nulls and OK/QUEUED/PONG, each shown
+                           with its length only. The command, keys, reply types, element
+                           counts, error codes (WRONGTYPE, ...), sizes and latencies stay.
+                           -w's file is not redacted
   --max-value-bytes N      keep at most N bytes of each value, cut ones are marked
                            (default 512, 0 = never cut)
   --max-elements N         keep at most N elements of each array, map or set, the rest
@@ -200,6 +207,8 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       } else {
         return Bad(arg, *v, "text, json or none");
       }
+    } else if (arg == "--redact-values") {
+      o.redact_values = true;
     } else if (arg == "--max-value-bytes") {
       absl::StatusOr<uint64_t> n = need_uint(1ull << 40);
       if (!n.ok()) return n.status();

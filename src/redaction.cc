@@ -105,6 +105,34 @@ bool MayCarrySecrets(std::string_view cmd) {
 
 }  // namespace
 
+void VisibleArgs::Reset(const Record& r) {
+  const ValueNode* root = r.request != nullptr ? r.request->root() : nullptr;
+  const uint32_t args = root != nullptr && root->children > 0 ? root->children - 1 : 0;
+  shown_.assign(args, false);
+  if (r.has_subcommand && args > 0) shown_[0] = true;
+  for (uint32_t i : r.key_args) {
+    if (i < args) shown_[i] = true;
+  }
+}
+
+bool IsHiddenValue(const ValueNode& n, std::string_view data) {
+  if (IsAggregate(n.type) || n.type == RespType::kNull) return false;
+  const bool status = n.type == RespType::kSimpleString && !n.truncated && n.missing == 0 &&
+                      (data == "OK" || data == "QUEUED" || data == "PONG");
+  return !status;
+}
+
+std::string_view ErrorCode(const ValueNode& n, std::string_view data) {
+  // Redis counts errors by the same word, of at most 32 bytes (INFO errorstats).
+  constexpr size_t kMaxBytes = 32;
+  size_t i = 0;
+  while (i < data.size() && i <= kMaxBytes && data[i] >= 'A' && data[i] <= 'Z') ++i;
+  if (i == 0 || i > kMaxBytes) return {};
+  if (i < data.size()) return data[i] == ' ' ? data.substr(0, i) : std::string_view();
+  // The kept bytes end here: a word only if the value does too.
+  return n.truncated || n.missing != 0 ? std::string_view() : data;
+}
+
 void MarkSecrets(Message& request, Message* reply) {
   ValueNode* root = request.mutable_root();
   if (root == nullptr || root->type != RespType::kArray || root->children == 0) return;

@@ -52,9 +52,20 @@ void AppendCut(std::string& out, const ValueNode& n) {
   }
 }
 
-void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
+// --redact-values: a value shown only by its length on the wire.
+void AppendHidden(std::string& out, const ValueNode& n) {
+  absl::StrAppend(&out, "(redacted ", n.full_len, n.full_len == 1 ? " byte" : " bytes");
+  if (n.missing != 0) absl::StrAppend(&out, ", ", n.missing, " missing");
+  out.push_back(')');
+}
+
+void AppendArg(std::string& out, const Message& m, const ValueNode& n, bool hide) {
   if (n.secret) {
     out.append("(redacted)");
+    return;
+  }
+  if (hide) {
+    AppendHidden(out, n);
     return;
   }
   std::string_view d = m.data(n);
@@ -66,7 +77,28 @@ void AppendArg(std::string& out, const Message& m, const ValueNode& n) {
   AppendCut(out, n);
 }
 
-void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
+// --redact-values: a hidden scalar of a reply, after the tag it has when shown, so that its
+// type stays visible.
+void AppendHiddenScalar(std::string& out, const ValueNode& n, std::string_view d) {
+  switch (n.type) {
+    case RespType::kError:
+    case RespType::kBulkError: {
+      out.append("(error) ");
+      const std::string_view code = ErrorCode(n, d);
+      if (!code.empty()) out.append(code).push_back(' ');
+      break;
+    }
+    case RespType::kInteger: out.append("(integer) "); break;
+    case RespType::kDouble: out.append("(double) "); break;
+    case RespType::kBigNumber: out.append("(bignum) "); break;
+    case RespType::kBoolean: out.append("(boolean) "); break;
+    default: break;
+  }
+  AppendHidden(out, n);
+}
+
+// `hide`: the value is shown as hidden (--redact-values), its aggregates' elements too.
+void AppendValue(std::string& out, const Message& m, const ValueNode* n, bool hide) {
   if (n == nullptr) {  // a message whose values were not kept
     out.append("(not kept)");
     return;
@@ -76,6 +108,10 @@ void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
     return;
   }
   std::string_view d = m.data(*n);
+  if (hide && IsHiddenValue(*n, d)) {
+    AppendHiddenScalar(out, *n, d);
+    return;
+  }
   switch (n->type) {
     case RespType::kSimpleString:
       AppendEscapedBody(out, d);
@@ -107,7 +143,7 @@ void AppendValue(std::string& out, const Message& m, const ValueNode* n) {
       const ValueNode* c = Message::first_child(n);
       for (uint32_t i = 0; i < n->children; ++i, c = Message::next_sibling(c)) {
         if (i != 0) out.append(map && i % 2 == 1 ? ": " : ", ");
-        AppendValue(out, m, c);
+        AppendValue(out, m, c, hide);
       }
       if (n->elided != 0) absl::StrAppend(&out, n->children != 0 ? ", " : "", "...(+", n->elided, " more)");
       out.append(map ? "}" : "]");
@@ -135,7 +171,8 @@ void TextSink::AppendClock(std::string& out, int64_t ts_ns) {
   out.append(buf, 6);
 }
 
-TextSink::TextSink(std::FILE* out) : out_(out) {}
+TextSink::TextSink(std::FILE* out, Redaction redaction)
+    : out_(out), redact_values_(redaction == Redaction::kValues) {}
 
 TextSink::~TextSink() { out_.Flush().IgnoreError(); }
 
@@ -149,7 +186,7 @@ void TextSink::Write(const Record& r) {
     o.append(" <- ");
     o.append(r.server_name);
     o.append(" push ");
-    AppendValue(o, *r.reply, r.reply->root());
+    AppendValue(o, *r.reply, r.reply->root(), redact_values_);
     o.push_back('\n');
     out_.Append(o);
     out_.MaybeFlush();
@@ -164,20 +201,21 @@ void TextSink::Write(const Record& r) {
     o.append("(malformed request: ").append(r.malformed).append(")");
   } else if (root != nullptr && root->type == RespType::kArray) {
     const ValueNode* c = Message::first_child(root);
+    if (redact_values_) visible_.Reset(r);
     for (uint32_t i = 0; i < root->children; ++i, c = Message::next_sibling(c)) {
       if (i != 0) o.push_back(' ');
       if (i == 0 && IsBare(req.data(*c))) {
         for (char ch : req.data(*c)) o.push_back(ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 32) : ch);
         AppendCut(o, *c);
       } else {
-        AppendArg(o, req, *c);
+        AppendArg(o, req, *c, redact_values_ && i != 0 && !visible_[i - 1]);
       }
     }
     if (root->elided != 0) absl::StrAppend(&o, " ...(+", root->elided, " more)");
   }
   if (r.reply != nullptr) {
     o.append(" -> ");
-    AppendValue(o, *r.reply, r.reply->root());
+    AppendValue(o, *r.reply, r.reply->root(), redact_values_);
     const int64_t ns = r.latency_ns();
     char buf[48];
     const int len = snprintf(buf, sizeof buf, " (%lld.%03lld ms)", static_cast<long long>(ns / 1000000),

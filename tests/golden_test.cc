@@ -8,6 +8,7 @@
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -100,11 +101,24 @@ std::vector<std::string> Args(const json& r) {
 // ---------------------------------------------------------------------------------------
 // docs/records.md, checked field by field. Returns what is wrong; empty when nothing is.
 
-bool IsStringValue(const json& v) {
+// --redact-values' form of a value: its length, and the bytes a capture gap lost.
+bool IsHiddenValue(const json& v) {
+  if (!v.is_object() || v.value("redacted", json()) != true || !v.contains("len") ||
+      !v["len"].is_number_unsigned()) {
+    return false;
+  }
+  const size_t fields = 2 + v.contains("missing") + v.contains("prefix");
+  return v.size() == fields && (!v.contains("missing") || v["missing"].is_number_unsigned()) &&
+         (!v.contains("prefix") || v["prefix"].is_string());
+}
+
+// `hidden`: the value may be in --redact-values' form.
+bool IsStringValue(const json& v, bool hidden = false) {
   if (v.is_string()) return true;
   if (!v.is_object()) return false;
   if (v.size() == 1 && v.contains("b64")) return v["b64"].is_string();
   if (v.size() == 1 && v.contains("redacted")) return v["redacted"] == true;  // a secret
+  if (hidden && IsHiddenValue(v)) return true;
   const bool cut = v.contains("truncated") ? v["truncated"].is_string()
                                            : v.contains("truncated_b64") && v["truncated_b64"].is_string();
   return cut && v.contains("len") && v["len"].is_number_unsigned();
@@ -125,7 +139,8 @@ bool IsEndpoint(std::string_view e) {
   return AllOf(host, "0123456789.") && std::count(host.begin(), host.end(), '.') == 3;
 }
 
-std::string SchemaProblem(const json& r) {
+// `hidden`: a record written with --redact-values, whose values may be hidden.
+std::string SchemaProblem(const json& r, bool hidden = false) {
   static const std::set<std::string> kReplyTypes = {
       "simple", "error",   "integer", "bulk",     "null", "array", "map", "set",
       "double", "boolean", "bignum",  "verbatim", "push", "none"};
@@ -154,7 +169,7 @@ std::string SchemaProblem(const json& r) {
   if (!r.contains("cmd") || !IsStringValue(r["cmd"])) return "bad cmd";
   if (!r.contains("args") || !r["args"].is_array()) return "bad args";
   for (const json& a : r["args"]) {
-    if (!IsStringValue(a)) return "bad arg " + a.dump();
+    if (!IsStringValue(a, hidden)) return "bad arg " + a.dump();
   }
   if (r.contains("inline") && r["inline"] != true) return "inline present but not true";
   if (r.contains("malformed") && (!r["malformed"].is_string() || r["malformed"].get<std::string>().empty())) {
@@ -178,7 +193,9 @@ std::string SchemaProblem(const json& r) {
   if (!r["latency_us"].is_number() || r["latency_us"].get<double>() < 0) return "bad latency_us";
   if (r["reply_bytes"].get<uint64_t>() == 0) return "reply_bytes 0 with a reply";
   const json& v = r["reply"];
-  if (rt == "error" && !(v.is_object() && v.contains("error") && IsStringValue(v["error"]))) return "bad error";
+  if (rt == "error" && !(v.is_object() && v.contains("error") && IsStringValue(v["error"], hidden))) {
+    return "bad error";
+  }
   if (r.contains("error_prefix")) {
     // The error's first word, all upper-case letters.
     if (rt != "error") return "error_prefix on a reply that is no error";
@@ -193,13 +210,96 @@ std::string SchemaProblem(const json& r) {
     }
   }
   if (rt == "null" && !v.is_null()) return "null reply not null";
-  if ((rt == "simple" || rt == "bulk" || rt == "verbatim" || rt == "bignum") && !IsStringValue(v)) {
+  if ((rt == "simple" || rt == "bulk" || rt == "verbatim" || rt == "bignum") && !IsStringValue(v, hidden)) {
     return "string reply not a string";
   }
+  if (hidden && (rt == "integer" || rt == "double" || rt == "boolean") && IsHiddenValue(v)) return "";
   if (rt == "integer" && !v.is_number_integer()) return "integer reply not an integer";
   if ((rt == "array" || rt == "set" || rt == "map") && !v.is_array()) return "aggregate reply not an array";
   if (rt == "boolean" && !v.is_boolean()) return "boolean reply not a boolean";
   return "";
+}
+
+// The length of a plain record's string value, as --redact-values gives it.
+uint64_t PlainLength(const json& v) {
+  if (v.is_string()) return v.get<std::string>().size();
+  if (v.contains("len")) return v["len"];  // cut
+  const std::string b64 = v["b64"];
+  return b64.size() / 4 * 3 - std::count(b64.begin(), b64.end(), '=');
+}
+
+// The bytes of a value lost in a capture gap.
+json MissingOf(const json& v) { return v.is_object() && v.contains("missing") ? v["missing"] : json(0); }
+
+// An error's code, as docs/records.md defines it.
+std::string ErrorCodeOf(const std::string& text) {
+  size_t n = 0;
+  while (n < text.size() && n <= 32 && std::isupper(static_cast<unsigned char>(text[n]))) ++n;
+  if (n == 0 || n > 32 || (n < text.size() && text[n] != ' ')) return "";
+  return text.substr(0, n);
+}
+
+// What is wrong with `hidden`, --redact-values' form of the plain reply value `plain`.
+std::string HiddenReplyProblem(const json& plain, const json& hidden, bool verbatim) {
+  static const std::set<std::string> kStatus = {"OK", "QUEUED", "PONG"};
+  const std::string where = plain.dump().substr(0, 200) + " as " + hidden.dump().substr(0, 200);
+  if (plain.is_null() || plain == json({{"redacted", true}}) || plain.contains("more")) {
+    return plain == hidden ? "" : "changed: " + where;
+  }
+  if (plain.is_array()) {
+    if (!hidden.is_array() || hidden.size() != plain.size()) return "shape changed: " + where;
+    for (size_t i = 0; i < plain.size(); ++i) {
+      const std::string problem = HiddenReplyProblem(plain[i], hidden[i], false);
+      if (!problem.empty()) return problem;
+    }
+    return "";
+  }
+  if (plain.is_string() && kStatus.count(plain) && plain == hidden) return "";  // a status reply
+  if (plain.is_object() && plain.contains("error")) {
+    if (!hidden.is_object() || hidden.size() != 1 || !hidden.contains("error")) return "not an error: " + where;
+    const json& text = plain["error"];
+    const json& h = hidden["error"];
+    if (!IsHiddenValue(h) || h["len"] != PlainLength(text)) return "error not hidden: " + where;
+    const std::string code = text.is_string() ? ErrorCodeOf(text) : "";
+    if (h.value("prefix", "") != code) return "wrong error code: " + where;
+    return "";
+  }
+  if (!IsHiddenValue(hidden)) return "shown: " + where;
+  if (plain.is_number_integer() && hidden["len"] != plain.dump().size()) return "wrong length: " + where;
+  if (plain.is_string() || plain.is_object()) {
+    if (hidden["len"] != PlainLength(plain) + (verbatim ? 4 : 0)) return "wrong length: " + where;
+    if (MissingOf(hidden) != MissingOf(plain)) return "wrong missing: " + where;
+  }
+  return "";
+}
+
+// What is wrong with `hidden`, the record --redact-values writes for the plain record `plain`:
+// it must differ only in the values it hides (docs/records.md), each with its length.
+std::string RedactionProblem(const json& plain, const json& hidden) {
+  json rest_plain = plain, rest_hidden = hidden;
+  for (const char* f : {"args", "reply"}) {
+    rest_plain.erase(f);
+    rest_hidden.erase(f);
+  }
+  if (rest_plain != rest_hidden) return "fields other than args and reply differ";
+  if (plain.contains("args")) {
+    const json& pa = plain["args"];
+    const json& ha = hidden["args"];
+    if (ha.size() != pa.size()) return "args differ in number";
+    const json keys = plain.value("keys", json::array());
+    for (size_t i = 0; i < pa.size(); ++i) {
+      if (ha[i] == pa[i]) {
+        const bool shown = pa[i] == json({{"redacted", true}}) || pa[i].contains("more") ||
+                           (i == 0 && plain.contains("subcmd")) ||
+                           std::find(keys.begin(), keys.end(), pa[i]) != keys.end();
+        if (!shown) return "arg " + std::to_string(i) + " shown: " + pa[i].dump();
+      } else if (!IsHiddenValue(ha[i]) || ha[i]["len"] != PlainLength(pa[i]) ||
+                 MissingOf(ha[i]) != MissingOf(pa[i])) {
+        return "arg " + std::to_string(i) + " badly hidden: " + ha[i].dump();
+      }
+    }
+  }
+  return HiddenReplyProblem(plain["reply"], hidden["reply"], plain["reply_type"] == "verbatim");
 }
 
 // ---------------------------------------------------------------------------------------
@@ -236,6 +336,10 @@ TEST_P(EveryCaptureTest, DecodesInEveryModeAndFollowsTheSchema) {
   const RunResult as_json = run("json");
   const RunResult as_text = run("text");
   const RunResult as_none = run("none");
+  std::vector<std::string> redacted_args = base;
+  redacted_args.insert(redacted_args.end(), {"-o", "json", "--redact-values"});
+  const RunResult as_redacted = RunResptrace(redacted_args);
+  EXPECT_EQ(as_redacted.exit_code, 0) << rel << " --redact-values: " << Describe(as_redacted);
 
   std::vector<json> records;
   std::string error;
@@ -243,6 +347,17 @@ TEST_P(EveryCaptureTest, DecodesInEveryModeAndFollowsTheSchema) {
   for (size_t i = 0; i < records.size(); ++i) {
     EXPECT_EQ(SchemaProblem(records[i]), "") << rel << " record " << i << ": " << records[i].dump();
   }
+  // --redact-values hides what the plain records show, and nothing else.
+  std::vector<json> redacted;
+  ASSERT_TRUE(resptrace_test::ParseJsonLines(as_redacted.out, &redacted, &error)) << rel << ": " << error;
+  ASSERT_EQ(redacted.size(), records.size()) << rel;
+  for (size_t i = 0; i < records.size(); ++i) {
+    EXPECT_EQ(SchemaProblem(redacted[i], /*hidden=*/true), "") << rel << " record " << i << ": "
+                                                               << redacted[i].dump();
+    EXPECT_EQ(RedactionProblem(records[i], redacted[i]), "")
+        << rel << " record " << i << ":\n" << records[i].dump() << "\n" << redacted[i].dump();
+  }
+  EXPECT_EQ(as_redacted.err, as_json.err) << rel;
   // One text line per record; "none" writes no records at all.
   EXPECT_EQ(resptrace_test::SplitLines(as_text.out).size(), records.size()) << rel;
   EXPECT_EQ(as_none.out, "") << rel;
@@ -312,11 +427,16 @@ TEST(SecretsTest, NoPasswordFromTheCapturesReachesAnyOutput) {
   // records themselves are checked for it below.)
   const std::vector<std::string> passwords = {"defaultpassword", "notapassword",
                                               "defaultpasswordinvalid", "zeek"};
+  // With --redact-values too: a secret keeps its own form there, without its length.
   for (const std::string& capture : captures) {
-    for (const char* mode : {"json", "text", "none"}) {
-      RunResult r = RunResptrace({"-r", DataPath(capture), "-p", "6379,10625", "-o", mode});
+    for (const std::string mode :
+         {"json", "text", "none", "json --redact-values", "text --redact-values"}) {
+      std::vector<std::string> args = {"-r", DataPath(capture), "-p", "6379,10625", "-o",
+                                       mode.substr(0, 4)};
+      if (mode.size() > 4) args.push_back("--redact-values");
+      RunResult r = RunResptrace(args);
       EXPECT_EQ(r.exit_code, 0) << capture << " " << Describe(r);
-      ASSERT_FALSE(r.out.empty() && std::string(mode) != "none") << capture << " " << mode;
+      ASSERT_FALSE(r.out.empty() && mode != "none") << capture << " " << mode;
       for (const std::string& pw : passwords) {
         // "password" also stands in Redis's own error text; look for it as an argument.
         for (const std::string& shown : {"\"" + pw + "\"", " " + pw + " ", " " + pw + "\n"}) {
@@ -324,7 +444,7 @@ TEST(SecretsTest, NoPasswordFromTheCapturesReachesAnyOutput) {
           EXPECT_EQ(r.err.find(shown), std::string::npos) << capture << " -o " << mode << ": " << pw;
         }
       }
-      if (std::string(mode) != "json") continue;
+      if (!mode.starts_with("json")) continue;
       std::vector<json> records;
       std::string error;
       ASSERT_TRUE(resptrace_test::ParseJsonLines(r.out, &records, &error)) << error;
@@ -1184,6 +1304,91 @@ TEST(TextOutputTest, PacketbeatRepliesOfEveryKind) {
             "holding the wrong kind of value (11.898 ms)");
   EXPECT_EQ(lines[3], "16:31:24.680048 127.0.0.1:32810 -> 127.0.0.1:6380 LPUSH test hello -> (integer) 1 (0.305 ms)");
   EXPECT_EQ(lines[8], "16:31:49.451101 127.0.0.1:32810 -> 127.0.0.1:6380 LINDEX test 3 -> (nil) (0.122 ms)");
+}
+
+
+// ---------------------------------------------------------------------------------------
+// 8. --redact-values.
+
+// Every value of the captures' commands and replies that the plain JSON shows: none may reach
+// any output with --redact-values, while every key and command name does.
+TEST(RedactValuesTest, NoValueFromTheCapturesReachesAnyOutput) {
+  // Words the output writes of its own accord (field names, text tags, the summary): a value
+  // inside one of them could not be told from it.
+  const std::string vocabulary =
+      "type command push client server cmd args subcmd keys unknown inline malformed reply_type "
+      "reply latency_us req_bytes reply_bytes request_cut reply_cut no_reply redacted len missing "
+      "prefix error more true false null simple integer bulk array map set double boolean bignum "
+      "verbatim none (nil) (no reply: eof closed reset timeout gap desync) (reply cut short) "
+      "bytes byte ms resptrace: packets flows commands replies unanswered pushes anomalies gaps "
+      "tcp: out of order retransmitted overlapping duplicates from a second interface OK QUEUED PONG";
+  for (const std::string capture :
+       {"packetbeat/redis_session.pcap", "zeek/stream.pcap", "zeek/large-requests-responses.pcap",
+        "zeek/bulk-loading.pcap", "tcpdump/resp_2_inline.pcap",
+        "zeek/pubsub.pcap", "deepflow/redis-error.pcap"}) {
+    const std::vector<json> plain = Decode(capture);
+    // What stays: keys, command and subcommand names, error codes.
+    std::set<std::string> shown;
+    for (const json& r : plain) {
+      if (r["type"] != "command") continue;
+      shown.insert(r["cmd"].get<std::string>());
+      if (r.contains("subcmd")) shown.insert(r["args"][0].get<std::string>());
+      for (const json& k : r.value("keys", json::array())) {
+        if (k.is_string()) shown.insert(k.get<std::string>());
+      }
+      if (r["reply_type"] == "error" && r["reply"]["error"].is_string()) {
+        const std::string code = ErrorCodeOf(r["reply"]["error"]);
+        if (!code.empty()) shown.insert(code);
+      }
+    }
+    // The values: strings of letters or digits (written the same in JSON and text) long enough
+    // not to turn up by chance, found in no key, name or word the output writes anyway.
+    std::set<std::string> values;
+    auto add = [&](const json& v) {
+      if (!v.is_string()) return;
+      const std::string s = v;
+      auto plain_char = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || AllOf({&c, 1}, "_-:. "); };
+      if (s.size() < 5 || !std::any_of(s.begin(), s.end(), ::isalpha) ||
+          !std::all_of(s.begin(), s.end(), plain_char) || vocabulary.find(s) != std::string::npos) {
+        return;
+      }
+      for (const std::string& k : shown) {
+        if (k.find(s) != std::string::npos) return;
+      }
+      values.insert(s);
+    };
+    std::function<void(const json&)> add_reply = [&](const json& v) {
+      if (v.is_array()) {
+        for (const json& e : v) add_reply(e);
+      } else if (v.is_object() && v.contains("error")) {
+        add(v["error"]);
+      } else {
+        add(v);
+      }
+    };
+    for (const json& r : plain) {
+      add_reply(r["reply"]);
+      if (r["type"] != "command") continue;
+      const json keys = r.value("keys", json::array());
+      for (size_t i = r.contains("subcmd") ? 1 : 0; i < r["args"].size(); ++i) {
+        if (std::find(keys.begin(), keys.end(), r["args"][i]) == keys.end()) add(r["args"][i]);
+      }
+    }
+    EXPECT_FALSE(values.empty()) << capture;
+    for (const char* mode : {"json", "text", "none"}) {
+      const RunResult run = RunResptrace({"-r", DataPath(capture), "-p", PortsFor(capture), "-o",
+                                          mode, "--redact-values"});
+      ASSERT_EQ(run.exit_code, 0) << capture << " -o " << mode << ": " << Describe(run);
+      for (const std::string& v : values) {
+        EXPECT_EQ(run.out.find(v), std::string::npos) << capture << " -o " << mode << ": " << v;
+        EXPECT_EQ(run.err.find(v), std::string::npos) << capture << " -o " << mode << ": " << v;
+      }
+      if (std::string(mode) == "none") continue;
+      for (const std::string& k : shown) {
+        EXPECT_NE(run.out.find(k), std::string::npos) << capture << " -o " << mode << ": " << k;
+      }
+    }
+  }
 }
 
 }  // namespace

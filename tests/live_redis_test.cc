@@ -38,9 +38,12 @@ struct Trace {
 };
 
 Trace RunResptrace(const std::string& pcap, uint16_t port, const std::string& format,
-                   const std::vector<std::string>& env = {}) {
-  ProcessResult r =
-      RunProcess({RESPTRACE_BINARY, "-r", pcap, "-p", std::to_string(port), "-o", format}, env);
+                   const std::vector<std::string>& env = {},
+                   const std::vector<std::string>& flags = {}) {
+  std::vector<std::string> argv = {RESPTRACE_BINARY, "-r", pcap, "-p", std::to_string(port),
+                                   "-o", format};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  ProcessResult r = RunProcess(argv, env);
   Trace t;
   t.exit_status = r.exit_status;
   t.summary = r.err;
@@ -741,6 +744,68 @@ TEST(LiveRedis, CommandStillBlockedWhenCaptureEndsHasNoReply) {
   EXPECT_EQ(Timeless(trace.records[1]), blocked);
   ExpectRecordsCoverConnection(trace.records, packets, conn.local_port(), server.port());
   EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 2, 1, 1, 0));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// --redact-values on a real server's traffic: no value reaches any output, keys and command
+// names do.
+TEST(LiveRedis, RedactValuesHidesEveryValueButKeepsKeys) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/redact.pcap";
+  const std::string value = "zx81-private-value@example.invalid";
+  PacketCapture capture(server.port(), pcap);
+  RawConnection conn(server.port());
+  auto exchange = [&](const std::vector<std::string>& argv, const std::string& reply) {
+    conn.Send(EncodeCommand(argv));
+    EXPECT_EQ(conn.ReadExactly(reply.size()), reply) << argv[0];
+  };
+  exchange({"SET", "user:42:email", value}, "+OK\r\n");
+  exchange({"GET", "user:42:email"}, absl::StrCat("$", value.size(), "\r\n", value, "\r\n"));
+  exchange({"HSET", "profile:42", "zx81-field", "zx81-field-value"}, ":1\r\n");
+  exchange({"HGETALL", "profile:42"}, "*2\r\n$10\r\nzx81-field\r\n$16\r\nzx81-field-value\r\n");
+  // The server's error quotes the arguments of a command it does not know.
+  conn.Send(EncodeCommand({"NOSUCHCMD", "zx81-argument"}));
+  std::string error;
+  while (error.size() < 2 || error.substr(error.size() - 2) != "\r\n") error += conn.ReadExactly(1);
+  EXPECT_THAT(error, HasSubstr("zx81-argument"));
+  exchange({"QUIT"}, "+OK\r\n");
+  conn.ExpectEof();
+  conn.Close();
+  capture.WaitFor(
+      [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
+      "the connection closed both ways");
+  ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+
+  // Without the flag every value shows: what the test looks for is there to find.
+  const Trace plain = RunResptrace(pcap, server.port(), "text");
+  ASSERT_EQ(plain.exit_status, 0) << plain.summary;
+  EXPECT_THAT(absl::StrJoin(plain.lines, "\n"), HasSubstr(value));
+
+  const Trace json_trace = RunResptrace(pcap, server.port(), "json", {}, {"--redact-values"});
+  const Trace text = RunResptrace(pcap, server.port(), "text", {}, {"--redact-values"});
+  for (const Trace* t : {&json_trace, &text}) {
+    ASSERT_EQ(t->exit_status, 0) << t->summary;
+    const std::string out = absl::StrJoin(t->lines, "\n");
+    EXPECT_EQ(out.find("zx81"), std::string::npos) << out;
+    EXPECT_EQ(t->summary.find("zx81"), std::string::npos) << t->summary;
+    for (const char* shown : {"user:42:email", "profile:42", "SET", "GET", "HSET", "HGETALL",
+                              "NOSUCHCMD", "QUIT"}) {
+      EXPECT_THAT(out, HasSubstr(shown));
+    }
+  }
+  EXPECT_EQ(text.summary, plain.summary);
+  const json hidden_value = {{"redacted", true}, {"len", value.size()}};
+  ASSERT_EQ(json_trace.records.size(), 6u) << json_trace.summary;
+  EXPECT_EQ(json_trace.records[0]["args"], json::array({"user:42:email", hidden_value}));
+  EXPECT_EQ(json_trace.records[1]["reply"], hidden_value);
+  EXPECT_EQ(json_trace.records[3]["reply"],
+            json::array({{{"redacted", true}, {"len", 10}}, {{"redacted", true}, {"len", 16}}}));
+  EXPECT_EQ(json_trace.records[4]["unknown"], true);
+  EXPECT_EQ(json_trace.records[4]["args"], json::array({{{"redacted", true}, {"len", 13}}}));
+  EXPECT_EQ(json_trace.records[4]["reply"]["error"]["prefix"], "ERR");
+  EXPECT_EQ(json_trace.records[5]["reply"], "OK");
 }
 
 }  // namespace

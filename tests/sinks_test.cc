@@ -8,6 +8,7 @@
 #include "resptrace/command_table.h"
 #include "resptrace/json_sink.h"
 #include "resptrace/message.h"
+#include "resptrace/redaction.h"
 #include "resptrace/text_sink.h"
 
 namespace resptrace {
@@ -58,12 +59,12 @@ class SinkTest : public ::testing::Test {
   }
 
   template <typename Sink>
-  std::string Render(const Record& r) {
+  std::string Render(const Record& r, Redaction redaction = Redaction::kSecrets) {
     char* buf = nullptr;
     size_t len = 0;
     std::FILE* f = open_memstream(&buf, &len);
     {
-      Sink sink(f);
+      Sink sink(f, redaction);
       sink.Write(r);
     }
     std::fclose(f);
@@ -84,6 +85,27 @@ class SinkTest : public ::testing::Test {
     return r;
   }
 
+  // A command record with what Session looks up in the command table (key_args_ holds its
+  // keys, until the next call).
+  Record LookedUp(const Message& req, const Message* reply) {
+    Record r = Command(req, reply);
+    std::vector<std::string_view> args;
+    const ValueNode* c = Message::first_child(req.root());
+    for (uint32_t i = 1; i < req.root()->children; ++i) {
+      c = Message::next_sibling(c);
+      args.push_back(req.data(*c));
+    }
+    const CommandMatch match = MatchCommand(req.data(*Message::first_child(req.root())), args);
+    r.command = match.info;
+    r.unknown_command = match.info == nullptr;
+    r.has_subcommand = match.subcommand;
+    key_args_.clear();
+    if (match.info != nullptr) FindKeyArgs(*match.info, args, args.size(), &key_args_);
+    r.key_args = key_args_;
+    return r;
+  }
+
+  std::vector<uint32_t> key_args_;
   Endpoint client_{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x7f\x00\x00\x01")), 50312};
   Endpoint server_{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x7f\x00\x00\x01")), 6379};
   std::string client_name_ = client_.ToString();
@@ -244,6 +266,166 @@ TEST_F(SinkTest, TextAggregatesAndCuts) {
   Message none = Make(Agg(RespType::kArray, {S("$QUIT")}), kT0, kT0, 1);
   EXPECT_EQ(Render<TextSink>(Command(none, nullptr)),
             "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 QUIT -> (no reply: eof)\n");
+}
+
+// --redact-values: arguments that are not keys and every reply value are shown by their
+// length only; the command, its subcommand, its keys and the reply's shape stay.
+TEST_F(SinkTest, RedactedValuesSetAndMset) {
+  Message set = Make(Agg(RespType::kArray, {S("$set"), S("$user:1"), S("$hello world"), S("$EX"),
+                                            S("$60")}),
+                     kT0, kT0 + 1000, 56);
+  Message ok = Make(S("+OK"), kT0 + 50000, kT0 + 92000, 5);
+  EXPECT_EQ(Render<JsonSink>(LookedUp(set, &ok), Redaction::kValues),
+            "{\"type\":\"command\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"cmd\":\"SET\",\"args\":[\"user:1\","
+            "{\"redacted\":true,\"len\":11},{\"redacted\":true,\"len\":2},"
+            "{\"redacted\":true,\"len\":2}],\"keys\":[\"user:1\"],\"reply_type\":\"simple\","
+            "\"reply\":\"OK\",\"latency_us\":92,\"req_bytes\":56,\"reply_bytes\":5}\n");
+  EXPECT_EQ(Render<TextSink>(LookedUp(set, &ok), Redaction::kValues),
+            "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 SET user:1 (redacted 11 bytes) "
+            "(redacted 2 bytes) (redacted 2 bytes) -> OK (0.092 ms)\n");
+
+  Message mset = Make(Agg(RespType::kArray, {S("$MSET"), S("$a"), S("$1"), S("$b"), S("$22")}), kT0,
+                      kT0, 40);
+  const std::string json = Render<JsonSink>(LookedUp(mset, &ok), Redaction::kValues);
+  EXPECT_NE(json.find("\"cmd\":\"MSET\",\"args\":[\"a\",{\"redacted\":true,\"len\":1},\"b\","
+                      "{\"redacted\":true,\"len\":2}],\"keys\":[\"a\",\"b\"],"),
+            std::string::npos)
+      << json;
+  EXPECT_NE(Render<TextSink>(LookedUp(mset, &ok), Redaction::kValues)
+                .find(" MSET a (redacted 1 byte) b (redacted 2 bytes) -> OK "),
+            std::string::npos);
+}
+
+TEST_F(SinkTest, RedactedValuesUnknownCommandHidesEveryArgument) {
+  Message req = Make(Agg(RespType::kArray, {S("$nosuch"), S("$key"), S("$secretive")}), kT0, kT0, 1);
+  Message rep = Make(S("-ERR unknown command 'nosuch', with args beginning with: 'key' 'secretive'"),
+                     kT0, kT0, 1);
+  const std::string json = Render<JsonSink>(LookedUp(req, &rep), Redaction::kValues);
+  EXPECT_NE(json.find("\"cmd\":\"NOSUCH\",\"args\":[{\"redacted\":true,\"len\":3},"
+                      "{\"redacted\":true,\"len\":9}],\"keys\":[],\"unknown\":true,"
+                      "\"reply_type\":\"error\",\"reply\":{\"error\":{\"redacted\":true,"
+                      "\"len\":73,\"prefix\":\"ERR\"}},"),
+            std::string::npos)
+      << json;
+  const std::string text = Render<TextSink>(LookedUp(req, &rep), Redaction::kValues);
+  EXPECT_NE(text.find(" NOSUCH (redacted 3 bytes) (redacted 9 bytes) -> (error) ERR (redacted 73 "
+                      "bytes) "),
+            std::string::npos)
+      << text;
+  for (const std::string& out : {json, text}) {
+    EXPECT_EQ(out.find("secretive"), std::string::npos) << out;
+    EXPECT_EQ(out.find("unknown command"), std::string::npos) << out;
+  }
+}
+
+TEST_F(SinkTest, RedactedValuesKeepTheSubcommandAndTheReplysShape) {
+  Message hgetall = Make(Agg(RespType::kArray, {S("$HGETALL"), S("$h")}), kT0, kT0, 1);
+  Message map = Make(Agg(RespType::kMap, {S("$field"), S("$value"), S("$n"), S(":42")}), kT0, kT0, 1);
+  EXPECT_NE(Render<JsonSink>(LookedUp(hgetall, &map), Redaction::kValues)
+                .find("\"args\":[\"h\"],\"keys\":[\"h\"],\"reply_type\":\"map\",\"reply\":"
+                      "[[{\"redacted\":true,\"len\":5},{\"redacted\":true,\"len\":5}],"
+                      "[{\"redacted\":true,\"len\":1},{\"redacted\":true,\"len\":2}]],"),
+            std::string::npos)
+      << Render<JsonSink>(LookedUp(hgetall, &map), Redaction::kValues);
+  EXPECT_NE(Render<TextSink>(LookedUp(hgetall, &map), Redaction::kValues)
+                .find(" HGETALL h -> {(redacted 5 bytes): (redacted 5 bytes), (redacted 1 byte): "
+                      "(integer) (redacted 2 bytes)} "),
+            std::string::npos)
+      << Render<TextSink>(LookedUp(hgetall, &map), Redaction::kValues);
+
+  // RESP2: an array; a null stays (it holds no value), so does the count of elements left out.
+  MessageLimits limits;
+  limits.max_elements = 3;
+  Message array = Make(Agg(RespType::kArray, {S("$f"), S("$v"), S("$g"), S("_")}), kT0, kT0, 1, limits);
+  EXPECT_NE(Render<JsonSink>(LookedUp(hgetall, &array), Redaction::kValues)
+                .find("\"reply_type\":\"array\",\"reply\":[{\"redacted\":true,\"len\":1},"
+                      "{\"redacted\":true,\"len\":1},{\"redacted\":true,\"len\":1},"
+                      "{\"more\":1}],"),
+            std::string::npos)
+      << Render<JsonSink>(LookedUp(hgetall, &array), Redaction::kValues);
+  EXPECT_NE(Render<TextSink>(LookedUp(hgetall, &array), Redaction::kValues)
+                .find(" -> [(redacted 1 byte), (redacted 1 byte), (redacted 1 byte), ...(+1 more)] "),
+            std::string::npos);
+
+  // A subcommand's name and its key stay; the rest does not.
+  Message xinfo = Make(Agg(RespType::kArray, {S("$xinfo"), S("$stream"), S("$s"), S("$FULL")}), kT0,
+                       kT0, 1);
+  Message nil = Make(S("_"), kT0, kT0, 1);
+  EXPECT_NE(Render<JsonSink>(LookedUp(xinfo, &nil), Redaction::kValues)
+                .find("\"args\":[\"stream\",\"s\",{\"redacted\":true,\"len\":4}],"
+                      "\"subcmd\":\"STREAM\",\"keys\":[\"s\"],\"reply_type\":\"null\","
+                      "\"reply\":null,"),
+            std::string::npos)
+      << Render<JsonSink>(LookedUp(xinfo, &nil), Redaction::kValues);
+  EXPECT_NE(Render<TextSink>(LookedUp(xinfo, &nil), Redaction::kValues)
+                .find(" XINFO stream s (redacted 4 bytes) -> (nil) "),
+            std::string::npos);
+}
+
+TEST_F(SinkTest, RedactedValuesOfEveryScalarReplyType) {
+  Message req = Make(Agg(RespType::kArray, {S("$X")}), kT0, kT0, 1);
+  struct Case {
+    V reply;
+    std::string json, text;
+  } cases[] = {
+      {S("+QUEUED"), "\"QUEUED\"", "QUEUED"},  // fixed status replies carry no data
+      {S("+PONG"), "\"PONG\"", "PONG"},
+      {S("+string"), "{\"redacted\":true,\"len\":6}", "(redacted 6 bytes)"},
+      {S("$OK"), "{\"redacted\":true,\"len\":2}", "(redacted 2 bytes)"},  // a bulk OK is data
+      {S("-WRONGTYPE Operation against a key holding the wrong kind of value"),
+       "{\"error\":{\"redacted\":true,\"len\":65,\"prefix\":\"WRONGTYPE\"}}",
+       "(error) WRONGTYPE (redacted 65 bytes)"},
+      {S("!SYNTAX"), "{\"error\":{\"redacted\":true,\"len\":6,\"prefix\":\"SYNTAX\"}}",
+       "(error) SYNTAX (redacted 6 bytes)"},
+      {S("-not RESP"), "{\"error\":{\"redacted\":true,\"len\":8}}", "(error) (redacted 8 bytes)"},
+      {S(":-42"), "{\"redacted\":true,\"len\":3}", "(integer) (redacted 3 bytes)"},
+      {S(",3.25"), "{\"redacted\":true,\"len\":4}", "(double) (redacted 4 bytes)"},
+      {S("#t"), "{\"redacted\":true,\"len\":1}", "(boolean) (redacted 1 byte)"},
+      {S("(12345678901234567890"), "{\"redacted\":true,\"len\":20}", "(bignum) (redacted 20 bytes)"},
+      {S("=txt:hi"), "{\"redacted\":true,\"len\":6}", "(redacted 6 bytes)"},
+      {S("_"), "null", "(nil)"},
+  };
+  for (const Case& c : cases) {
+    Message rep = Make(c.reply, kT0, kT0, 1);
+    const std::string json = Render<JsonSink>(LookedUp(req, &rep), Redaction::kValues);
+    EXPECT_NE(json.find(",\"reply\":" + c.json + ","), std::string::npos) << json;
+    const std::string text = Render<TextSink>(LookedUp(req, &rep), Redaction::kValues);
+    EXPECT_NE(text.find(" -> " + c.text + " ("), std::string::npos) << text;
+  }
+  // Bytes lost to a capture gap are counted as when the value is shown.
+  Message rep = Make(S("$abcdef"), kT0, kT0, 1);
+  ValueNode& lost = *rep.mutable_root();
+  lost.truncated = true;
+  lost.full_len = 10;
+  lost.missing = 4;
+  EXPECT_NE(Render<JsonSink>(LookedUp(req, &rep), Redaction::kValues)
+                .find(",\"reply\":{\"redacted\":true,\"len\":10,\"missing\":4},"),
+            std::string::npos);
+  EXPECT_NE(Render<TextSink>(LookedUp(req, &rep), Redaction::kValues)
+                .find(" -> (redacted 10 bytes, 4 missing) ("),
+            std::string::npos);
+}
+
+TEST_F(SinkTest, RedactedValuesLeaveSecretsWithoutTheirLength) {
+  Message auth = Make(Agg(RespType::kArray, {S("$AUTH"), S("$alice"), S("$hunter2")}), kT0, kT0, 1);
+  auth.mutable_root()[3].secret = true;  // as MarkSecrets leaves AUTH's password
+  Message ok = Make(S("+OK"), kT0, kT0, 5);
+  for (Redaction redaction : {Redaction::kSecrets, Redaction::kValues}) {
+    const std::string json = Render<JsonSink>(LookedUp(auth, &ok), redaction);
+    EXPECT_NE(json.find(",{\"redacted\":true}],"), std::string::npos) << json;
+    const std::string text = Render<TextSink>(LookedUp(auth, &ok), redaction);
+    EXPECT_NE(text.find(" (redacted) -> OK "), std::string::npos) << text;
+    for (const std::string& out : {json, text}) {
+      EXPECT_EQ(out.find("hunter2"), std::string::npos) << out;
+      // Nor its length.
+      EXPECT_EQ(out.find("\"len\":7"), std::string::npos) << out;
+      EXPECT_EQ(out.find("7 bytes"), std::string::npos) << out;
+    }
+  }
+  EXPECT_NE(Render<TextSink>(LookedUp(auth, &ok), Redaction::kValues)
+                .find(" AUTH (redacted 5 bytes) (redacted) -> OK "),
+            std::string::npos);
 }
 
 }  // namespace

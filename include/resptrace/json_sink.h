@@ -7,12 +7,13 @@
 
 #include "resptrace/output_buffer.h"
 #include "resptrace/record.h"
+#include "resptrace/redaction.h"
 
 namespace resptrace {
 
 class JsonSink final : public RecordSink {
  public:
-  explicit JsonSink(std::FILE* out);
+  explicit JsonSink(std::FILE* out, Redaction redaction = Redaction::kSecrets);
   ~JsonSink() override;
   void Write(const Record& record) override;
   absl::Status Flush() override;
@@ -20,6 +21,8 @@ class JsonSink final : public RecordSink {
  private:
   OutputBuffer out_;
   std::string scratch_;  // the upper-cased command name
+  bool redact_values_;
+  VisibleArgs visible_;  // with redact_values_: the record's arguments that are shown
 };
 
 }  // namespace resptrace

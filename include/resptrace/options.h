@@ -27,6 +27,7 @@ struct Options {
   uint32_t snaplen = 0;       // --snaplen: bytes kept per segment (eBPF) or frame (pcap); 0 = default
   uint32_t buffer_mib = 0;    // --buffer-mb: the kernel buffer's size; 0 = the backend's default
   OutputFormat format = OutputFormat::kText;
+  bool redact_values = false;  // --redact-values: records hide values, not only secrets
   CollectorOptions collector;
   bool help = false;
   bool version = false;

@@ -9,13 +9,14 @@
 
 #include "resptrace/output_buffer.h"
 #include "resptrace/record.h"
+#include "resptrace/redaction.h"
 
 namespace resptrace {
 
 class TextSink final : public RecordSink {
  public:
   // Writes to `out` (not owned). Times are local time (TZ applies).
-  explicit TextSink(std::FILE* out);
+  explicit TextSink(std::FILE* out, Redaction redaction = Redaction::kSecrets);
   ~TextSink() override;
   void Write(const Record& record) override;
   absl::Status Flush() override;
@@ -25,6 +26,8 @@ class TextSink final : public RecordSink {
 
   OutputBuffer out_;
   std::string line_;  // the line being written; its capacity is kept
+  bool redact_values_;
+  VisibleArgs visible_;  // with redact_values_: the record's arguments that are shown
   int64_t clock_second_ = INT64_MIN;  // the second clock_text_ shows
   char clock_text_[16] = {};          // "HH:MM:SS."
 };
