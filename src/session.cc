@@ -45,6 +45,7 @@ void ErrorCounts::Count(std::string_view prefix) {
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   reply_control_.Begin();
+  tx_command_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
@@ -55,6 +56,7 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
   in_request_ = false;
+  s_.Waiting(s_.waiting_).tx = tx_command_.command();
   s_.OnRequest(reply_control_.control());
 }
 
@@ -118,7 +120,8 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
       sink_(sink),
       counters_(counters),
       request_side_(*this),
-      reply_side_(*this) {}
+      reply_side_(*this),
+      transaction_(options.max_pending, &counters->transaction_overflows) {}
 
 Session::~Session() = default;
 
@@ -131,6 +134,7 @@ Session::Pending& Session::StartRequest() {
   }
   Pending& p = Waiting(waiting_);
   p.malformed = {};
+  p.tx = TxCommand::kNone;
   return p;
 }
 
@@ -140,17 +144,37 @@ void Session::PopFront() {
 }
 
 void Session::Emit(Pending& p, Message* reply, NoReply why) {
-  MarkSecrets(p.request, reply);
+  TxOutcome tx;
+  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, &tx)) return;
+  WriteHeld();
+  Write(p.request, p.malformed, reply, why, tx, nullptr);
+}
+
+void Session::WriteHeld() {
+  for (size_t i = 0; i < transaction_.held(); ++i) {
+    HeldRecord& h = transaction_.held_record(i);
+    Write(h.request, h.malformed, h.has_reply ? &h.reply : nullptr, h.why, h.outcome,
+          h.exec_result);
+  }
+  transaction_.ClearHeld();
+}
+
+void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
+                    TxOutcome tx, const ValueNode* exec_result) {
+  MarkSecrets(request, reply);
   Record r;
   r.client = &client_;
   r.server = &server_;
   r.client_name = client_name_;
   r.server_name = server_name_;
-  r.request = &p.request;
+  r.request = &request;
   r.reply = reply;
   r.no_reply = why;
-  r.malformed = p.malformed;
-  LookUpCommand(p.request, r);
+  r.malformed = malformed;
+  r.transaction = tx;
+  r.exec_reply = exec_result != nullptr ? transaction_.exec_reply() : nullptr;
+  r.exec_result = exec_result;
+  LookUpCommand(request, r);
   if (reply != nullptr) {
     ++counters_->replies;
     if (IsError(reply->root_type())) counters_->errors.Count(reply->error_prefix.view());
@@ -272,11 +296,15 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
+  transaction_.Abandon();
+  WriteHeld();
   while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 
 void Session::Close(NoReply why) {
   request_side_.EndInsideRequest();
+  transaction_.Abandon();
+  WriteHeld();
   while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 
