@@ -160,8 +160,9 @@ void Session::WriteHeld() {
 }
 
 void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
-                    TxOutcome tx, const ValueNode* exec_result) {
+                    TxOutcome tx, ValueNode* exec_result) {
   MarkSecrets(request, reply);
+  if (exec_result != nullptr) MarkSecrets(request, transaction_.exec_reply(), exec_result);
   Record r;
   r.client = &client_;
   r.server = &server_;

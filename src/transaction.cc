@@ -81,14 +81,8 @@ void TxCommandMatcher::Match(const ScalarPiece& piece) {
   }
 }
 
-bool Transaction::Take(TxCommand command, Message& request, std::string_view malformed,
-                       Message* reply, NoReply why, TxOutcome* outcome) {
-  *outcome = TxOutcome::kNone;
-  if (!open_) {
-    // Only the server's +OK to MULTI opens one; a MULTI it refuses, or never answers, does not.
-    open_ = command == TxCommand::kMulti && reply != nullptr && !IsError(reply->root_type());
-    return false;
-  }
+bool Transaction::TakeInside(TxCommand command, Message& request, std::string_view malformed,
+                             Message* reply, NoReply why, TxOutcome* outcome) {
   switch (command) {
     case TxCommand::kExec:
       End(reply != nullptr ? ExecOutcome(*reply) : TxOutcome::kUnknown, reply);
@@ -131,16 +125,16 @@ bool Transaction::Take(TxCommand command, Message& request, std::string_view mal
   return true;
 }
 
-void Transaction::End(TxOutcome outcome, const Message* exec_reply) {
+void Transaction::End(TxOutcome outcome, Message* exec_reply) {
   open_ = false;
   overflowed_ = false;
   // EXEC's array has one element per command queued, in order. When the count differs (a
   // command this capture missed), which result is whose is unknown: none is linked.
-  const ValueNode* root = exec_reply != nullptr ? exec_reply->root() : nullptr;
+  ValueNode* root = exec_reply != nullptr ? exec_reply->mutable_root() : nullptr;
   const bool link = outcome == TxOutcome::kExec && root != nullptr &&
                     root->children + root->elided == queued_;
   exec_reply_ = link ? exec_reply : nullptr;
-  const ValueNode* result = link ? Message::first_child(root) : nullptr;
+  ValueNode* result = link ? root + 1 : nullptr;  // the first child
   uint32_t results = link ? root->children : 0;  // those kept, past --max-elements none
   for (size_t i = 0; i < held_; ++i) {
     HeldRecord& h = slots_[i];
@@ -148,7 +142,7 @@ void Transaction::End(TxOutcome outcome, const Message* exec_reply) {
     h.outcome = outcome;
     if (results != 0) {
       h.exec_result = result;
-      result = Message::next_sibling(result);
+      result += result->subtree;  // the next sibling
       --results;
     }
   }

@@ -23,6 +23,7 @@ struct Seen {
   std::string error_prefix;
   std::string transaction;  // what became of the transaction it was queued in, if any
   std::string exec_result;  // "<type>:<first scalar>" of its result from EXEC, if linked
+  std::string exec_secrets;  // the values of that result marked secret, joined by spaces
 };
 
 // "<type>:<first scalar>" of a value.
@@ -66,7 +67,14 @@ class RecordingSink : public RecordSink {
       s.keys += std::string(r.request->data(r.request->root()[i + 2]));
     }
     s.transaction = std::string(TxOutcomeName(r.transaction));
-    if (r.exec_result != nullptr) s.exec_result = Describe(*r.exec_reply, r.exec_result);
+    if (r.exec_result != nullptr) {
+      s.exec_result = Describe(*r.exec_reply, r.exec_result);
+      for (uint32_t i = 0; i < r.exec_result->subtree; ++i) {
+        if (!r.exec_result[i].secret) continue;
+        if (!s.exec_secrets.empty()) s.exec_secrets += ' ';
+        s.exec_secrets += std::string(r.exec_reply->data(r.exec_result[i]));
+      }
+    }
     seen.push_back(s);
   }
   absl::Status Flush() override { return absl::OkStatus(); }
@@ -630,6 +638,17 @@ TEST_F(SessionTest, TransactionCutByAGapIsReportedWithWhatIsKnown) {
                                                            "GET k -> none:gap",
                                                            "EXEC -> none:gap"}));
   EXPECT_TRUE(session_.desynced());
+}
+
+TEST_F(SessionTest, SecretsInExecResultsAreMarked) {
+  requests_.Feed("MULTI\r\nCONFIG GET requirepass\r\nCONFIG GET maxmemory\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n*2\r\n$11\r\nrequirepass\r\n$6\r\nsecret\r\n"
+                "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[1].exec_result, "array:requirepass");
+  EXPECT_EQ(sink_.seen[1].exec_secrets, "secret");
+  EXPECT_EQ(sink_.seen[2].exec_result, "array:maxmemory");
+  EXPECT_EQ(sink_.seen[2].exec_secrets, "");
 }
 
 TEST_F(SessionTest, ExecArrayOfAnotherLengthLinksNoResult) {

@@ -179,7 +179,7 @@ class Session {
   // Writes the command's record, unless its transaction holds it until it ends.
   void Emit(Pending& p, Message* reply, NoReply why);
   void Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
-             TxOutcome tx, const ValueNode* exec_result);
+             TxOutcome tx, ValueNode* exec_result);
   // Writes the records a transaction held, the transaction having ended.
   void WriteHeld();
   // Fills the record's command, subcommand and key arguments from the command table.

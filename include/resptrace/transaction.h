@@ -56,7 +56,7 @@ struct HeldRecord {
   std::string_view malformed;
   NoReply why = NoReply::kAnswered;
   TxOutcome outcome = TxOutcome::kNone;  // set for a queued command when the transaction ends
-  const ValueNode* exec_result = nullptr;  // its element of exec_reply(), when kept
+  ValueNode* exec_result = nullptr;  // its element of exec_reply(), when kept
 };
 
 // One connection's transaction state, changed by the server's replies (a MULTI it refuses
@@ -72,7 +72,15 @@ class Transaction {
   // Otherwise it is written now with `*outcome`, after the held() records, which this
   // record may have just ended the transaction of.
   bool Take(TxCommand command, Message& request, std::string_view malformed, Message* reply,
-            NoReply why, TxOutcome* outcome);
+            NoReply why, TxOutcome* outcome) {
+    *outcome = TxOutcome::kNone;
+    if (!open_) {
+      // Only the server's +OK to MULTI opens one; a MULTI it refuses, or never answers, does not.
+      open_ = command == TxCommand::kMulti && reply != nullptr && !IsError(reply->root_type());
+      return false;
+    }
+    return TakeInside(command, request, malformed, reply, why, outcome);
+  }
   // The connection ended or lost step inside a transaction: what became of it is unknown.
   void Abandon();
 
@@ -81,14 +89,16 @@ class Transaction {
   HeldRecord& held_record(size_t i) { return slots_[i]; }
   // The EXEC reply that held records' exec_result point into: the record Take() returned
   // false for.
-  const Message* exec_reply() const { return exec_reply_; }
+  Message* exec_reply() const { return exec_reply_; }
   void ClearHeld() {
     held_ = 0;
     exec_reply_ = nullptr;
   }
 
  private:
-  void End(TxOutcome outcome, const Message* exec_reply);
+  bool TakeInside(TxCommand command, Message& request, std::string_view malformed,
+                  Message* reply, NoReply why, TxOutcome* outcome);
+  void End(TxOutcome outcome, Message* exec_reply);
 
   size_t max_held_;
   uint64_t* overflows_;
@@ -99,7 +109,8 @@ class Transaction {
   // next, so that holding allocates nothing once they have grown.
   std::vector<HeldRecord> slots_;
   size_t held_ = 0;
-  const Message* exec_reply_ = nullptr;
+  // Mutable: the results' secrets are marked when their records are written.
+  Message* exec_reply_ = nullptr;
 };
 
 }  // namespace resptrace
