@@ -50,13 +50,14 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
 }
 
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
-  Message& m = s_.Waiting(s_.waiting_).request;
+  Pending& p = s_.Waiting(s_.waiting_);
+  Message& m = p.request;
   m.last_ts_ns = ts_ns;
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
+  p.tx = tx_command_.command();
   in_request_ = false;
-  s_.Waiting(s_.waiting_).tx = tx_command_.command();
   s_.OnRequest(reply_control_.control());
 }
 
@@ -143,22 +144,6 @@ void Session::PopFront() {
   --waiting_;
 }
 
-void Session::Emit(Pending& p, Message* reply, NoReply why) {
-  TxOutcome tx;
-  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, &tx)) return;
-  WriteHeld();
-  Write(p.request, p.malformed, reply, why, tx, nullptr);
-}
-
-void Session::WriteHeld() {
-  for (size_t i = 0; i < transaction_.held(); ++i) {
-    HeldRecord& h = transaction_.held_record(i);
-    Write(h.request, h.malformed, h.has_reply ? &h.reply : nullptr, h.why, h.outcome,
-          h.exec_result);
-  }
-  transaction_.ClearHeld();
-}
-
 void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
                     TxOutcome tx, ValueNode* exec_result) {
   MarkSecrets(request, reply);
@@ -183,6 +168,27 @@ void Session::Write(Message& request, std::string_view malformed, Message* reply
     ++counters_->unanswered;
   }
   sink_->Write(r);
+}
+
+void Session::Emit(Pending& p, Message* reply, NoReply why) {
+  TxOutcome tx = TxOutcome::kNone;
+  if (transaction_.engaged(p.tx) && EmitInTransaction(p, reply, why, &tx)) return;
+  Write(p.request, p.malformed, reply, why, tx, nullptr);
+}
+
+bool Session::EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx) {
+  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, tx)) return true;
+  if (transaction_.held() != 0) WriteHeld();
+  return false;
+}
+
+void Session::WriteHeld() {
+  for (size_t i = 0; i < transaction_.held(); ++i) {
+    HeldRecord& h = transaction_.held_record(i);
+    Write(h.request, h.malformed, h.has_reply ? &h.reply : nullptr, h.why, h.outcome,
+          h.exec_result);
+  }
+  transaction_.ClearHeld();
 }
 
 void Session::LookUpCommand(const Message& request, Record& r) {

@@ -81,8 +81,14 @@ void TxCommandMatcher::Match(const ScalarPiece& piece) {
   }
 }
 
-bool Transaction::TakeInside(TxCommand command, Message& request, std::string_view malformed,
-                             Message* reply, NoReply why, TxOutcome* outcome) {
+bool Transaction::Take(TxCommand command, Message& request, std::string_view malformed,
+                       Message* reply, NoReply why, TxOutcome* outcome) {
+  *outcome = TxOutcome::kNone;
+  if (!open_) {
+    // Only the server's +OK to MULTI opens one; a MULTI it refuses, or never answers, does not.
+    open_ = command == TxCommand::kMulti && reply != nullptr && !IsError(reply->root_type());
+    return false;
+  }
   switch (command) {
     case TxCommand::kExec:
       End(reply != nullptr ? ExecOutcome(*reply) : TxOutcome::kUnknown, reply);

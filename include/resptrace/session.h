@@ -178,8 +178,13 @@ class Session {
   void Desync(NoReply why);
   // Writes the command's record, unless its transaction holds it until it ends.
   void Emit(Pending& p, Message* reply, NoReply why);
-  void Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
-             TxOutcome tx, ValueNode* exec_result);
+  // Emit()'s part for a record that may be a transaction's; true when the transaction holds it.
+  // Out of line, so that Emit()'s common path (no transaction) stays short.
+  [[gnu::noinline]] bool EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx);
+  // Inlined into Emit(), which runs once per command.
+  [[gnu::always_inline]] inline void Write(Message& request, std::string_view malformed,
+                                           Message* reply, NoReply why, TxOutcome tx,
+                                           ValueNode* exec_result);
   // Writes the records a transaction held, the transaction having ended.
   void WriteHeld();
   // Fills the record's command, subcommand and key arguments from the command table.

@@ -72,15 +72,9 @@ class Transaction {
   // Otherwise it is written now with `*outcome`, after the held() records, which this
   // record may have just ended the transaction of.
   bool Take(TxCommand command, Message& request, std::string_view malformed, Message* reply,
-            NoReply why, TxOutcome* outcome) {
-    *outcome = TxOutcome::kNone;
-    if (!open_) {
-      // Only the server's +OK to MULTI opens one; a MULTI it refuses, or never answers, does not.
-      open_ = command == TxCommand::kMulti && reply != nullptr && !IsError(reply->root_type());
-      return false;
-    }
-    return TakeInside(command, request, malformed, reply, why, outcome);
-  }
+            NoReply why, TxOutcome* outcome);
+  // False when Take() would do nothing: outside a transaction, for any command but MULTI.
+  bool engaged(TxCommand command) const { return open_ || command == TxCommand::kMulti; }
   // The connection ended or lost step inside a transaction: what became of it is unknown.
   void Abandon();
 
@@ -96,8 +90,6 @@ class Transaction {
   }
 
  private:
-  bool TakeInside(TxCommand command, Message& request, std::string_view malformed,
-                  Message* reply, NoReply why, TxOutcome* outcome);
   void End(TxOutcome outcome, Message* exec_reply);
 
   size_t max_held_;
