@@ -133,7 +133,11 @@ bool Transaction::Take(TxCommand command, Message& request, std::string_view mal
 
 void Transaction::End(TxOutcome outcome, Message* exec_reply) {
   open_ = false;
-  overflowed_ = false;
+  if (overflowed_) {  // its records are written already
+    overflowed_ = false;
+    queued_ = 0;
+    return;
+  }
   // EXEC's array has one element per command queued, in order. When the count differs (a
   // command this capture missed), which result is whose is unknown: none is linked.
   ValueNode* root = exec_reply != nullptr ? exec_reply->mutable_root() : nullptr;
