@@ -34,6 +34,14 @@ size_t MessageBound(const Message* m) {
 
 size_t NodeBound(const ValueNode& n) { return kBytesPerNode + n.data_len * kBytesPerDataByte; }
 
+// A value's nodes, its subtree's, in preorder: one after the other.
+size_t SubtreeBound(const ValueNode* n) {
+  if (n == nullptr) return 0;
+  size_t bound = 0;
+  for (uint32_t i = 0; i < n->subtree; ++i) bound += NodeBound(n[i]);
+  return bound;
+}
+
 // What a command's subcmd and keys can take: its arguments written a second time.
 size_t CommandFieldsBound(const Record& r) {
   if (r.kind != RecordKind::kCommand || (r.command == nullptr && !r.unknown_command)) return 0;
@@ -337,7 +345,8 @@ JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
 void JsonSink::Write(const Record& r) {
   const size_t bound = 1024 + r.client_name.size() + r.server_name.size() +
-                       MessageBound(r.request) + MessageBound(r.reply) + CommandFieldsBound(r);
+                       MessageBound(r.request) + MessageBound(r.reply) + CommandFieldsBound(r) +
+                       SubtreeBound(r.exec_result);
   Out o(out_.Reserve(bound));
   o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
@@ -426,6 +435,15 @@ void JsonSink::Write(const Record& r) {
       o.append(",\"no_reply\":\"");
       o.append(NoReplyName(r.no_reply));
       o.push_back('"');
+    }
+    if (r.transaction != TxOutcome::kNone) {
+      o.append(",\"transaction\":\"");
+      o.append(TxOutcomeName(r.transaction));
+      o.push_back('"');
+      if (r.exec_result != nullptr) {
+        o.append(",\"exec_result\":");
+        AppendValue(o, *r.exec_reply, r.exec_result, redact_values_);
+      }
     }
   } else {
     o.append(",\"reply_bytes\":");

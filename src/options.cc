@@ -96,7 +96,9 @@ connections:
   --idle-timeout SECONDS   close a connection silent this long, reporting its waiting
                            commands (default 300, 0 = never)
   --max-pending N          commands awaiting a reply per connection before it is
-                           declared out of step (default 10000)
+                           declared out of step (default 10000); also the records a
+                           transaction (MULTI) holds until EXEC, past which they are
+                           written without their results
 
   -h, --help               this text
   --version                the version

@@ -133,14 +133,15 @@ std::string_view ErrorCode(const ValueNode& n, std::string_view data) {
   return n.truncated || n.missing != 0 ? std::string_view() : data;
 }
 
-void MarkSecrets(Message& request, Message* reply) {
+void MarkSecrets(Message& request, Message* reply, ValueNode* value) {
   ValueNode* root = request.mutable_root();
   if (root == nullptr || root->type != RespType::kArray || root->children == 0) return;
   // Called for every command: most are none of these, and cost one length check.
   if (!MayCarrySecrets(request.data(*(root + 1)))) return;
   const std::vector<ValueNode*> a = Children(root);
   MarkRequest(request, a);
-  ValueNode* reply_root = reply != nullptr ? reply->mutable_root() : nullptr;
+  ValueNode* reply_root =
+      reply == nullptr ? nullptr : value != nullptr ? value : reply->mutable_root();
   if (reply_root == nullptr || a.size() < 2) return;
   const std::string_view cmd = request.data(*a[0]);
   const std::string_view sub = request.data(*a[1]);

@@ -45,15 +45,18 @@ void ErrorCounts::Count(std::string_view prefix) {
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   reply_control_.Begin();
+  tx_command_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
-  Message& m = s_.Waiting(s_.waiting_).request;
+  Pending& p = s_.Waiting(s_.waiting_);
+  Message& m = p.request;
   m.last_ts_ns = ts_ns;
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
+  p.tx = tx_command_.command();
   in_request_ = false;
   s_.OnRequest(reply_control_.control());
 }
@@ -118,7 +121,8 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
       sink_(sink),
       counters_(counters),
       request_side_(*this),
-      reply_side_(*this) {}
+      reply_side_(*this),
+      transaction_(options.max_pending, &counters->transaction_overflows) {}
 
 Session::~Session() = default;
 
@@ -131,6 +135,7 @@ Session::Pending& Session::StartRequest() {
   }
   Pending& p = Waiting(waiting_);
   p.malformed = {};
+  p.tx = TxCommand::kNone;
   return p;
 }
 
@@ -139,18 +144,23 @@ void Session::PopFront() {
   --waiting_;
 }
 
-void Session::Emit(Pending& p, Message* reply, NoReply why) {
-  MarkSecrets(p.request, reply);
+void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
+                    TxOutcome tx, ValueNode* exec_result) {
+  MarkSecrets(request, reply);
+  if (exec_result != nullptr) MarkSecrets(request, transaction_.exec_reply(), exec_result);
   Record r;
   r.client = &client_;
   r.server = &server_;
   r.client_name = client_name_;
   r.server_name = server_name_;
-  r.request = &p.request;
+  r.request = &request;
   r.reply = reply;
   r.no_reply = why;
-  r.malformed = p.malformed;
-  LookUpCommand(p.request, r);
+  r.malformed = malformed;
+  r.transaction = tx;
+  r.exec_reply = exec_result != nullptr ? transaction_.exec_reply() : nullptr;
+  r.exec_result = exec_result;
+  LookUpCommand(request, r);
   if (reply != nullptr) {
     ++counters_->replies;
     if (IsError(reply->root_type())) counters_->errors.Count(reply->error_prefix.view());
@@ -158,6 +168,27 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
     ++counters_->unanswered;
   }
   sink_->Write(r);
+}
+
+void Session::Emit(Pending& p, Message* reply, NoReply why) {
+  TxOutcome tx = TxOutcome::kNone;
+  if (transaction_.engaged(p.tx) && EmitInTransaction(p, reply, why, &tx)) return;
+  Write(p.request, p.malformed, reply, why, tx, nullptr);
+}
+
+bool Session::EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx) {
+  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, tx)) return true;
+  if (transaction_.held() != 0) WriteHeld();
+  return false;
+}
+
+void Session::WriteHeld() {
+  for (size_t i = 0; i < transaction_.held(); ++i) {
+    HeldRecord& h = transaction_.held_record(i);
+    Write(h.request, h.malformed, h.has_reply ? &h.reply : nullptr, h.why, h.outcome,
+          h.exec_result);
+  }
+  transaction_.ClearHeld();
 }
 
 void Session::LookUpCommand(const Message& request, Record& r) {
@@ -272,11 +303,15 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
+  transaction_.Abandon();
+  WriteHeld();
   while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 
 void Session::Close(NoReply why) {
   request_side_.EndInsideRequest();
+  transaction_.Abandon();
+  WriteHeld();
   while (waiting_ != 0) EmitOldestUnanswered(why);
 }
 

@@ -225,6 +225,14 @@ void TextSink::Write(const Record& r) {
   } else {
     o.append(" -> (no reply: ").append(NoReplyName(r.no_reply)).append(")");
   }
+  if (r.transaction != TxOutcome::kNone) {
+    o.append(" [").append(TxOutcomeName(r.transaction));
+    if (r.exec_result != nullptr) {
+      o.append(" -> ");
+      AppendValue(o, *r.exec_reply, r.exec_result, redact_values_);
+    }
+    o.push_back(']');
+  }
   o.push_back('\n');
   out_.Append(o);
   out_.MaybeFlush();

@@ -121,7 +121,7 @@ json Timeless(json record) {
 void AddCommandFields(json& record) {
   static const std::set<std::string> kFirstArgumentIsKey = {
       "BLPOP", "DEL",  "GET",  "HGETALL", "HSET", "INCR",     "LLEN",  "LPUSH",
-      "LRANGE", "RPUSH", "SADD", "SET",   "SMEMBERS", "ZADD", "ZSCORE"};
+      "LRANGE", "RPUSH", "SADD", "SET",   "SMEMBERS", "WATCH", "ZADD", "ZSCORE"};
   const std::string cmd = record["cmd"];
   const json& args = record["args"];
   record["keys"] = kFirstArgumentIsKey.count(cmd) != 0 ? json::array({args[0]}) : json::array();
@@ -624,6 +624,126 @@ TEST(LiveRedis, ClientReplyModesLeaveNoReplyOnTheWrongCommand) {
   EXPECT_EQ(trace.summary,
             CleanSummary(packets.size(), 1, steps.size(), replies, steps.size() - replies, 0) +
                 "  error replies: 1 ERR\n");
+}
+
+// MULTI / EXEC / DISCARD, with WATCH: each queued command's record keeps its QUEUED reply and
+// carries its own result from EXEC's array, or what became of the transaction.
+TEST(LiveRedis, TransactionsLinkEachQueuedCommandToItsResult) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/multi.pcap";
+  const std::string unknown = "ERR unknown command 'NOSUCHCMD', with args beginning with: ";
+  const std::string execabort = "EXECABORT Transaction discarded because of previous errors.";
+  auto ok = [](const std::vector<std::string>& argv) {
+    return Cmd(argv, "+OK\r\n", "simple", "OK", "");
+  };
+  auto queued = [](const std::vector<std::string>& argv) {
+    return Cmd(argv, "+QUEUED\r\n", "simple", "QUEUED", "");
+  };
+  // Each step, and the fields its record has beyond CommandRecord's.
+  std::vector<std::pair<Step, json>> steps;
+  std::vector<Step> other_steps;
+  std::string client;
+  std::string other_client;
+  uint16_t client_port = 0;
+  uint16_t other_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    RawConnection other(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    other_client = other.endpoint();
+    other_port = other.local_port();
+    // Each run is one send(): its commands are pipelined.
+    auto run = [&](std::vector<std::pair<Step, json>> pipeline) {
+      std::vector<Step> sent;
+      for (const auto& [step, extra] : pipeline) sent.push_back(step);
+      Exchange(conn, sent);
+      steps.insert(steps.end(), pipeline.begin(), pipeline.end());
+    };
+    const json none = json::object();
+    auto ran = [](json result) { return json{{"transaction", "exec"}, {"exec_result", result}}; };
+    run({{ok({"MULTI"}), none},
+         {queued({"SET", "k", "v"}), ran("OK")},
+         {queued({"INCR", "n"}), ran(1)},
+         {queued({"GET", "k"}), ran("v")},
+         {Cmd({"EXEC"}, "*3\r\n+OK\r\n:1\r\n$1\r\nv\r\n", "array", {"OK", 1, "v"}, ""), none}});
+    // A command rejected while queuing: EXEC runs none.
+    run({{ok({"MULTI"}), none},
+         {queued({"SET", "k", "v2"}), {{"transaction", "execabort"}}},
+         {Cmd({"NOSUCHCMD"}, "-" + unknown + "\r\n", "error", {{"error", unknown}}, ""),
+          {{"error_prefix", "ERR"}, {"unknown", true}}},
+         {queued({"INCR", "n"}), {{"transaction", "execabort"}}},
+         {Cmd({"EXEC"}, "-" + execabort + "\r\n", "error", {{"error", execabort}}, ""),
+          {{"error_prefix", "EXECABORT"}}}});
+    // A watched key written by another client: EXEC answers null.
+    run({{ok({"WATCH", "k"}), none}});
+    {
+      std::vector<Step> set = {ok({"SET", "k", "other"})};
+      Exchange(other, set);
+      other_steps.insert(other_steps.end(), set.begin(), set.end());
+    }
+    run({{ok({"MULTI"}), none},
+         {queued({"GET", "k"}), {{"transaction", "watch_abort"}}},
+         {Cmd({"EXEC"}, "*-1\r\n", "null", nullptr, ""), none}});
+    run({{ok({"MULTI"}), none},
+         {queued({"INCR", "n"}), {{"transaction", "discard"}}},
+         {ok({"DISCARD"}), none}});
+    // Nothing ran: n is still 1.
+    run({{Cmd({"GET", "n"}, "$1\r\n1\r\n", "bulk", "1", ""), none}, {ok({"QUIT"}), none}});
+    conn.ExpectEof();
+    conn.Close();
+    {
+      std::vector<Step> quit = {ok({"QUIT"})};
+      Exchange(other, quit);
+      other_steps.insert(other_steps.end(), quit.begin(), quit.end());
+    }
+    other.ExpectEof();
+    other.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+
+  const std::vector<json> records = RecordsOf(trace.records, client);
+  ASSERT_EQ(records.size(), steps.size()) << trace.summary;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const auto& [s, extra] = steps[i];
+    json want = CommandRecord(client, server.endpoint(), s.cmd, s.args, s.reply_type, s.value,
+                              s.request.size(), s.reply.size());
+    want.update(extra);
+    EXPECT_EQ(Timeless(records[i]), want) << "record " << i;
+  }
+  ExpectRecordsCoverConnection(records, packets, client_port, server.port());
+  const std::vector<json> other_records = RecordsOf(trace.records, other_client);
+  ASSERT_EQ(other_records.size(), other_steps.size());
+  for (size_t i = 0; i < other_steps.size(); ++i) {
+    const Step& s = other_steps[i];
+    EXPECT_EQ(Timeless(other_records[i]),
+              CommandRecord(other_client, server.endpoint(), s.cmd, s.args, s.reply_type, s.value,
+                            s.request.size(), s.reply.size()));
+  }
+  ExpectRecordsCoverConnection(other_records, packets, other_port, server.port());
+  const size_t commands = steps.size() + other_steps.size();
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, commands, commands, 0, 0) +
+                               "  error replies: 1 ERR, 1 EXECABORT\n");
+
+  // Text: the result after the QUEUED reply.
+  const Trace text = RunResptrace(pcap, server.port(), "text");
+  ASSERT_EQ(text.exit_status, 0) << text.summary;
+  std::vector<std::string> queued_lines;
+  for (const std::string& line : text.lines) {
+    if (line.find(client + " -> ") != std::string::npos && line.find(" -> QUEUED (") != std::string::npos)
+      queued_lines.push_back(line.substr(line.find(" ms) ") + 5));
+  }
+  EXPECT_EQ(queued_lines,
+            (std::vector<std::string>{"[exec -> OK]", "[exec -> (integer) 1]", "[exec -> \"v\"]",
+                                      "[execabort]", "[execabort]", "[watch_abort]", "[discard]"}));
 }
 
 TEST(LiveRedis, RedisBenchmarkPipelined) {

@@ -21,7 +21,18 @@ struct Seen {
   bool subcommand = false;
   std::string keys;  // key arguments joined by spaces
   std::string error_prefix;
+  std::string transaction;  // what became of the transaction it was queued in, if any
+  std::string exec_result;  // "<type>:<first scalar>" of its result from EXEC, if linked
+  std::string exec_secrets;  // the values of that result marked secret, joined by spaces
 };
+
+// "<type>:<first scalar>" of a value.
+std::string Describe(const Message& m, const ValueNode* n) {
+  std::string out = std::string(RespTypeName(n->type)) + ":";
+  const ValueNode* scalar = n;
+  if (IsAggregate(n->type) && n->children > 0) scalar = Message::first_child(n);
+  return out + std::string(m.data(*scalar));
+}
 
 class RecordingSink : public RecordSink {
  public:
@@ -39,11 +50,8 @@ class RecordingSink : public RecordSink {
       }
     }
     if (r.reply != nullptr) {
-      const ValueNode* root = r.reply->root();
-      s.reply = std::string(RespTypeName(root->type)) + ":";
-      const ValueNode* scalar = root;
-      if (IsAggregate(root->type) && root->children > 0) scalar = Message::first_child(root);
-      s.reply += std::string(r.reply->data(*scalar));
+      s.reply = r.reply->root() != nullptr ? Describe(*r.reply, r.reply->root())
+                                           : std::string(RespTypeName(r.reply->root_type())) + ":";
       if (r.kind == RecordKind::kCommand) s.latency_ns = r.latency_ns();
       s.error_prefix = std::string(r.reply->error_prefix.view());
     } else {
@@ -57,6 +65,15 @@ class RecordingSink : public RecordSink {
     for (uint32_t i : r.key_args) {
       if (!s.keys.empty()) s.keys += ' ';
       s.keys += std::string(r.request->data(r.request->root()[i + 2]));
+    }
+    s.transaction = std::string(TxOutcomeName(r.transaction));
+    if (r.exec_result != nullptr) {
+      s.exec_result = Describe(*r.exec_reply, r.exec_result);
+      for (uint32_t i = 0; i < r.exec_result->subtree; ++i) {
+        if (!r.exec_result[i].secret) continue;
+        if (!s.exec_secrets.empty()) s.exec_secrets += ' ';
+        s.exec_secrets += std::string(r.exec_reply->data(r.exec_result[i]));
+      }
     }
     seen.push_back(s);
   }
@@ -492,6 +509,244 @@ TEST(SessionReplyModeTest, FollowedWhenValuesAreNotKept) {
   EXPECT_EQ(counters.replies, 2u);
   EXPECT_EQ(counters.unanswered, 2u);
   EXPECT_EQ(counters.orphan_replies, 0u);
+}
+
+// MULTI / EXEC / DISCARD, as Redis 7 answers them (checked against redis-server).
+
+// "words -> reply [transaction => exec_result]" for each record, in the order written.
+std::vector<std::string> TxPairs(const std::vector<Seen>& seen) {
+  std::vector<std::string> out;
+  for (const Seen& s : seen) {
+    std::string line = s.words + " -> " + s.reply;
+    if (!s.transaction.empty()) line += " [" + s.transaction;
+    if (!s.exec_result.empty()) line += " => " + s.exec_result;
+    if (!s.transaction.empty()) line += "]";
+    out.push_back(line);
+  }
+  return out;
+}
+
+TEST_F(SessionTest, ExecLinksEachQueuedCommandToItsResultAndRecordsWaitForIt) {
+  requests_.Feed("MULTI\r\nSET k v\r\nINCR n\r\nGET k\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n", 2);
+  // The queued commands wait for EXEC's reply.
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK"}));
+  replies_.Feed("*3\r\n+OK\r\n:1\r\n$1\r\nv\r\n", 3);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{
+                                     "MULTI -> simple:OK",
+                                     "SET k v -> simple:QUEUED [exec => simple:OK]",
+                                     "INCR n -> simple:QUEUED [exec => integer:1]",
+                                     "GET k -> simple:QUEUED [exec => bulk:v]",
+                                     "EXEC -> array:OK",
+                                 }));
+  // Latency stays the QUEUED reply's.
+  EXPECT_EQ(sink_.seen[1].latency_ns, 1);
+  EXPECT_EQ(counters_.replies, 5u);
+  EXPECT_EQ(session_.pending(), 0u);
+  // Out of the transaction, records are written at once again.
+  requests_.Feed("PING\r\n", 4);
+  replies_.Feed("+PONG\r\n", 5);
+  EXPECT_EQ(sink_.seen.size(), 6u);
+}
+
+TEST_F(SessionTest, CommandRejectedWhileQueuingMakesExecAbort) {
+  requests_.Feed("MULTI\r\nSET k v\r\nNOSUCH\r\nINCR n\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n-ERR unknown command 'NOSUCH', with args beginning with: \r\n"
+                "+QUEUED\r\n-EXECABORT Transaction discarded because of previous errors.\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen),
+            (std::vector<std::string>{
+                "MULTI -> simple:OK",
+                "SET k v -> simple:QUEUED [execabort]",
+                "NOSUCH -> error:ERR unknown command 'NOSUCH', with args beginning with: ",
+                "INCR n -> simple:QUEUED [execabort]",
+                "EXEC -> error:EXECABORT Transaction discarded because of previous errors.",
+            }));
+}
+
+TEST_F(SessionTest, NullExecIsAWatchAbortInBothProtocols) {
+  requests_.Feed("WATCH k\r\nMULTI\r\nGET k\r\nEXEC\r\nMULTI\r\nGET k\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n+OK\r\n+QUEUED\r\n_\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{
+                                     "WATCH k -> simple:OK",
+                                     "MULTI -> simple:OK",
+                                     "GET k -> simple:QUEUED [watch_abort]",
+                                     "EXEC -> null:",
+                                     "MULTI -> simple:OK",
+                                     "GET k -> simple:QUEUED [watch_abort]",
+                                     "EXEC -> null:",
+                                 }));
+}
+
+TEST_F(SessionTest, DiscardAndResetDropTheTransaction) {
+  requests_.Feed("MULTI\r\nSET k v\r\nDISCARD\r\nmulti\r\nINCR n\r\nreset\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+OK\r\n+OK\r\n+QUEUED\r\n+RESET\r\n-ERR EXEC without MULTI\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{
+                                     "MULTI -> simple:OK",
+                                     "SET k v -> simple:QUEUED [discard]",
+                                     "DISCARD -> simple:OK",
+                                     "multi -> simple:OK",
+                                     "INCR n -> simple:QUEUED [discard]",
+                                     "reset -> simple:RESET",
+                                     "EXEC -> error:ERR EXEC without MULTI",
+                                 }));
+}
+
+TEST_F(SessionTest, NestedMultiIsAnErrorAndTheTransactionGoesOn) {
+  requests_.Feed("MULTI\r\nMULTI\r\nWATCH k\r\nSET k v\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n-ERR MULTI calls can not be nested\r\n-ERR WATCH inside MULTI is not allowed\r\n"
+                "+QUEUED\r\n*1\r\n+OK\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{
+                                     "MULTI -> simple:OK",
+                                     "MULTI -> error:ERR MULTI calls can not be nested",
+                                     "WATCH k -> error:ERR WATCH inside MULTI is not allowed",
+                                     "SET k v -> simple:QUEUED [exec => simple:OK]",
+                                     "EXEC -> array:OK",
+                                 }));
+}
+
+TEST_F(SessionTest, ExecOrDiscardWithoutMultiIsAnError) {
+  requests_.Feed("EXEC\r\nDISCARD\r\nGET k\r\n", 1);
+  replies_.Feed("-ERR EXEC without MULTI\r\n-ERR DISCARD without MULTI\r\n$1\r\nv\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"EXEC -> error:ERR EXEC without MULTI",
+                                                           "DISCARD -> error:ERR DISCARD without MULTI",
+                                                           "GET k -> bulk:v"}));
+}
+
+TEST_F(SessionTest, RefusedMultiOpensNoTransaction) {
+  requests_.Feed("MULTI\r\nGET k\r\n", 1);
+  replies_.Feed("-NOAUTH Authentication required.\r\n-NOAUTH Authentication required.\r\n", 2);
+  EXPECT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].transaction, "");
+}
+
+TEST_F(SessionTest, TransactionCutByTheConnectionsEndIsReportedWithWhatIsKnown) {
+  requests_.Feed("MULTI\r\nSET k v\r\nGET k\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n", 2);
+  session_.Close(NoReply::kClosed);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                           "SET k v -> simple:QUEUED [unknown]",
+                                                           "GET k -> none:closed",
+                                                           "EXEC -> none:closed"}));
+}
+
+TEST_F(SessionTest, TransactionCutByAGapIsReportedWithWhatIsKnown) {
+  requests_.Feed("MULTI\r\nSET k v\r\nGET k\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+QUE", 2);
+  replies_.OnGap(100, 3);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                           "SET k v -> simple:QUEUED [unknown]",
+                                                           "GET k -> none:gap",
+                                                           "EXEC -> none:gap"}));
+  EXPECT_TRUE(session_.desynced());
+}
+
+TEST_F(SessionTest, SecretsInExecResultsAreMarked) {
+  requests_.Feed("MULTI\r\nCONFIG GET requirepass\r\nCONFIG GET maxmemory\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n*2\r\n$11\r\nrequirepass\r\n$6\r\nsecret\r\n"
+                "*2\r\n$9\r\nmaxmemory\r\n$1\r\n0\r\n", 2);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[1].exec_result, "array:requirepass");
+  EXPECT_EQ(sink_.seen[1].exec_secrets, "secret");
+  EXPECT_EQ(sink_.seen[2].exec_result, "array:maxmemory");
+  EXPECT_EQ(sink_.seen[2].exec_secrets, "");
+}
+
+TEST_F(SessionTest, ExecArrayOfAnotherLengthLinksNoResult) {
+  // A queued command this capture did not see: which result is whose is unknown.
+  requests_.Feed("MULTI\r\nSET k v\r\nEXEC\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n*2\r\n+OK\r\n:1\r\n", 2);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                           "SET k v -> simple:QUEUED [exec]",
+                                                           "EXEC -> array:OK"}));
+}
+
+TEST_F(SessionTest, SilentCommandsInsideATransactionKeepRequestOrder) {
+  requests_.Feed("MULTI\r\nSET k v\r\nCLIENT REPLY OFF\r\nPING\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n", 2);
+  EXPECT_EQ(sink_.seen.size(), 1u);
+  session_.Close(NoReply::kEndOfCapture);
+  EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                           "SET k v -> simple:QUEUED [unknown]",
+                                                           "CLIENT REPLY OFF -> none:reply_off",
+                                                           "PING -> none:reply_off"}));
+}
+
+TEST_F(SessionTest, TransactionNamesMatchInAnyCaseAndAcrossPiecesOnly) {
+  requests_.Feed("*1\r\n$5\r\nmU", 1);
+  requests_.Feed("lTi\r\nSET k v\r\nEXEC x\r\nEXEX\r\nMULTIS\r\n*1\r\n$4\r\ne", 2);
+  requests_.Feed("XeC\r\n", 3);
+  replies_.Feed("+OK\r\n+QUEUED\r\n-ERR wrong number of arguments for 'exec' command\r\n"
+                "-ERR unknown command 'EXEX'\r\n-ERR unknown command 'MULTIS'\r\n", 4);
+  EXPECT_EQ(sink_.seen.size(), 1u);
+  replies_.Feed("-EXECABORT Transaction discarded because of previous errors.\r\n", 5);
+  ASSERT_EQ(sink_.seen.size(), 6u);
+  EXPECT_EQ(sink_.seen[1].transaction, "execabort");
+  for (size_t i = 2; i < 6; ++i) EXPECT_EQ(sink_.seen[i].transaction, "") << i;
+}
+
+TEST(SessionTransactionTest, ResultsPastMaxElementsAreNotLinked) {
+  SessionOptions options;
+  options.message.max_elements = 2;
+  RecordingSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("MULTI\r\nINCR a\r\nINCR b\r\nINCR c\r\nEXEC\r\n", 1);
+  replies.Feed("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*3\r\n:1\r\n:2\r\n:3\r\n", 2);
+  EXPECT_EQ(TxPairs(sink.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                          "INCR a -> simple:QUEUED [exec => integer:1]",
+                                                          "INCR b -> simple:QUEUED [exec => integer:2]",
+                                                          "INCR c -> simple:QUEUED [exec]",
+                                                          "EXEC -> array:1"}));
+}
+
+TEST(SessionTransactionTest, PastMaxPendingRecordsAreWrittenUnlinkedAndCounted) {
+  SessionOptions options;
+  options.max_pending = 2;
+  RecordingSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("MULTI\r\nINCR a\r\n", 1);
+  replies.Feed("+OK\r\n+QUEUED\r\n", 2);
+  requests.Feed("INCR b\r\n", 3);
+  replies.Feed("+QUEUED\r\n", 4);
+  EXPECT_EQ(sink.seen.size(), 1u);  // two held
+  requests.Feed("INCR c\r\nEXEC\r\n", 5);
+  replies.Feed("+QUEUED\r\n", 6);
+  EXPECT_EQ(TxPairs(sink.seen), (std::vector<std::string>{"MULTI -> simple:OK",
+                                                          "INCR a -> simple:QUEUED [overflow]",
+                                                          "INCR b -> simple:QUEUED [overflow]",
+                                                          "INCR c -> simple:QUEUED [overflow]"}));
+  replies.Feed("*3\r\n:1\r\n:1\r\n:1\r\n", 7);
+  EXPECT_EQ(sink.seen.size(), 5u);
+  EXPECT_EQ(counters.transaction_overflows, 1u);
+  // The next transaction is linked again.
+  requests.Feed("MULTI\r\nINCR a\r\n", 8);
+  replies.Feed("+OK\r\n+QUEUED\r\n", 9);
+  requests.Feed("EXEC\r\n", 10);
+  replies.Feed("*1\r\n:2\r\n", 11);
+  ASSERT_EQ(sink.seen.size(), 8u);
+  EXPECT_EQ(sink.seen[6].exec_result, "integer:2");
+}
+
+TEST(SessionTransactionTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  RecordingSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("MULTI\r\nINCR a\r\nEXEC\r\n", 1);
+  replies.Feed("+OK\r\n+QUEUED\r\n", 2);
+  EXPECT_EQ(sink.seen.size(), 1u);
+  replies.Feed("*1\r\n:1\r\n", 3);
+  ASSERT_EQ(sink.seen.size(), 3u);
+  EXPECT_EQ(sink.seen[1].transaction, "exec");
+  EXPECT_EQ(counters.replies, 3u);
 }
 
 TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {

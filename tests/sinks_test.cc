@@ -428,5 +428,38 @@ TEST_F(SinkTest, RedactedValuesLeaveSecretsWithoutTheirLength) {
             std::string::npos);
 }
 
+TEST_F(SinkTest, QueuedCommandCarriesWhatBecameOfItsTransaction) {
+  Message req = Make(Agg(RespType::kArray, {S("$INCR"), S("$n")}), kT0, kT0, 26);
+  Message queued = Make(S("+QUEUED"), kT0, kT0 + 1000, 9);
+  Message exec = Make(Agg(RespType::kArray, {S("+OK"), S(":2")}), kT0, kT0, 13);
+  Record r = Command(req, &queued);
+  r.transaction = TxOutcome::kExec;
+  r.exec_reply = &exec;
+  r.exec_result = exec.root() + 2;
+  EXPECT_EQ(Render<JsonSink>(r),
+            "{\"type\":\"command\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"cmd\":\"INCR\",\"args\":[\"n\"],"
+            "\"reply_type\":\"simple\",\"reply\":\"QUEUED\",\"latency_us\":1,\"req_bytes\":26,"
+            "\"reply_bytes\":9,\"transaction\":\"exec\",\"exec_result\":2}\n");
+  EXPECT_EQ(Render<TextSink>(r),
+            "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 INCR n -> QUEUED (0.001 ms) "
+            "[exec -> (integer) 2]\n");
+  // --redact-values hides a result as it hides a reply.
+  const std::string hidden = Render<JsonSink>(r, Redaction::kValues);
+  EXPECT_NE(hidden.find(",\"exec_result\":{\"redacted\":true,\"len\":1}}"), std::string::npos)
+      << hidden;
+  EXPECT_NE(Render<TextSink>(r, Redaction::kValues).find("[exec -> (integer) (redacted 1 byte)]"),
+            std::string::npos);
+  r.transaction = TxOutcome::kWatchAbort;
+  r.exec_reply = nullptr;
+  r.exec_result = nullptr;
+  const std::string json = Render<JsonSink>(r);
+  EXPECT_NE(json.find(",\"reply_bytes\":9,\"transaction\":\"watch_abort\"}\n"), std::string::npos)
+      << json;
+  EXPECT_EQ(Render<TextSink>(r),
+            "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 INCR n -> QUEUED (0.001 ms) "
+            "[watch_abort]\n");
+}
+
 }  // namespace
 }  // namespace resptrace

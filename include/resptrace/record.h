@@ -27,6 +27,19 @@ enum class NoReply : uint8_t {
 // "eof", "closed", "reset", "timeout", "gap", "desync", "reply_off"; "" for kAnswered.
 std::string_view NoReplyName(NoReply r);
 
+// What became of the transaction (MULTI ... EXEC) a command was queued in.
+enum class TxOutcome : uint8_t {
+  kNone,        // not queued in a transaction
+  kExec,        // EXEC ran it: its result is in exec_result
+  kExecAbort,   // EXEC answered EXECABORT (a command was rejected while queuing): none ran
+  kWatchAbort,  // EXEC answered null (a WATCHed key changed): none ran
+  kDiscard,     // DISCARD or RESET dropped the transaction: none ran
+  kUnknown,     // its end was not seen (the connection ended, or lost step)
+  kOverflow,    // more commands than --max-pending inside it: written without results
+};
+// "exec", "execabort", "watch_abort", "discard", "unknown", "overflow"; "" for kNone.
+std::string_view TxOutcomeName(TxOutcome t);
+
 enum class RecordKind : uint8_t {
   kCommand,  // a command and its reply
   kPush,     // a RESP3 push: server data that answers no command
@@ -53,6 +66,11 @@ struct Record {
   // The key arguments, as indexes among the arguments after the command name. A request's
   // elements are all bulk strings, one node each: argument i is node i + 2.
   absl::Span<const uint32_t> key_args;
+  // Set for a command the server queued in a transaction; exec_result is its element of
+  // EXEC's reply (in exec_reply) when the transaction ran and that element was kept.
+  TxOutcome transaction = TxOutcome::kNone;
+  const Message* exec_reply = nullptr;
+  const ValueNode* exec_result = nullptr;
 
   int64_t ts_ns() const { return request ? request->first_ts_ns : reply->first_ts_ns; }
   // From the request's first byte to the reply's last byte.

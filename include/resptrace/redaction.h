@@ -15,8 +15,9 @@
 namespace resptrace {
 
 // Marks the secret values of `request`, and of `reply` when it answers that request and is
-// not null, so that every sink prints them as redacted.
-void MarkSecrets(Message& request, Message* reply);
+// not null, so that every sink prints them as redacted. `value`, when not null, is the node of
+// `reply` that answers the request (a queued command's element of EXEC's array), else its root.
+void MarkSecrets(Message& request, Message* reply, ValueNode* value = nullptr);
 
 // What the sinks print of values. Secrets are redacted either way, without their length.
 enum class Redaction : uint8_t {

@@ -14,6 +14,7 @@
 #include "resptrace/record.h"
 #include "resptrace/reply_mode.h"
 #include "resptrace/resp_parser.h"
+#include "resptrace/transaction.h"
 
 namespace resptrace {
 
@@ -46,12 +47,14 @@ struct SessionCounters {
   uint64_t desyncs = 0;           // times a connection lost step with its replies
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t pending_overflows = 0; // commands reported early past max_pending
+  uint64_t transaction_overflows = 0;  // transactions written unlinked past max_pending
   ErrorCounts errors;             // error replies paired with a command
 };
 
 struct SessionOptions {
   MessageLimits message;
-  uint32_t max_pending = 10000;  // commands awaiting a reply per connection
+  uint32_t max_pending = 10000;  // commands awaiting a reply per connection, and held in
+                                 // a transaction until its end
 };
 
 class Session {
@@ -97,6 +100,7 @@ class Session {
     Message request;
     std::string_view malformed;
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
+    TxCommand tx = TxCommand::kNone;
   };
 
  public:
@@ -120,10 +124,12 @@ class Session {
     void OnAggregate(RespType type, int64_t count) override {
       builder_.Aggregate(type, count);
       reply_control_.Arguments(count);  // a request's only aggregate is the top-level one
+      tx_command_.Arguments(count);
     }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
       reply_control_.Piece(piece);
+      tx_command_.Piece(piece);
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -134,6 +140,7 @@ class Session {
    private:
     bool in_request_ = false;  // a request is being built in its slot
     ReplyControlMatcher reply_control_;
+    TxCommandMatcher tx_command_;
   };
 
   // Builds replies from the reply parser's events.
@@ -169,7 +176,17 @@ class Session {
   // Out of step for good: every waiting command is reported with `why`, and from now on
   // commands are reported at once and replies are not paired.
   void Desync(NoReply why);
+  // Writes the command's record, unless its transaction holds it until it ends.
   void Emit(Pending& p, Message* reply, NoReply why);
+  // Emit()'s part for a record that may be a transaction's; true when the transaction holds it.
+  // Out of line, so that Emit()'s common path (no transaction) stays short.
+  [[gnu::noinline]] bool EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx);
+  // Inlined into Emit(), which runs once per command.
+  [[gnu::always_inline]] inline void Write(Message& request, std::string_view malformed,
+                                           Message* reply, NoReply why, TxOutcome tx,
+                                           ValueNode* exec_result);
+  // Writes the records a transaction held, the transaction having ended.
+  void WriteHeld();
   // Fills the record's command, subcommand and key arguments from the command table.
   void LookUpCommand(const Message& request, Record& r);
   // Reports the oldest waiting command without a reply: `why`, unless the server was never
@@ -198,6 +215,7 @@ class Session {
   bool desynced_ = false;
   bool cutting_short_ = false;
   ReplyMode reply_mode_;
+  Transaction transaction_;
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
