@@ -45,6 +45,7 @@ void ErrorCounts::Count(std::string_view prefix) {
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   reply_control_.Begin();
+  pubsub_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
@@ -55,6 +56,7 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
   in_request_ = false;
+  s_.Waiting(s_.waiting_).pubsub = pubsub_.request();
   s_.OnRequest(reply_control_.control());
 }
 
@@ -92,6 +94,7 @@ void Session::RequestSide::EndInsideRequest() {
 
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   builder_.Begin(&reply_, ts_ns, false);
+  pubsub_.Begin(s_.subscriptions_.watching());
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
 }
@@ -131,6 +134,7 @@ Session::Pending& Session::StartRequest() {
   }
   Pending& p = Waiting(waiting_);
   p.malformed = {};
+  p.pubsub = {};
   return p;
 }
 
@@ -140,6 +144,12 @@ void Session::PopFront() {
 }
 
 void Session::Emit(Pending& p, Message* reply, NoReply why) {
+  // A pub/sub command's confirmations, those that came if the connection ended first.
+  const absl::Span<Message* const> replies = subscriptions_.Finish(p.pubsub, reply, why);
+  if (!replies.empty()) {
+    reply = replies[0];
+    why = NoReply::kAnswered;
+  }
   MarkSecrets(p.request, reply);
   Record r;
   r.client = &client_;
@@ -149,6 +159,7 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
   r.request = &p.request;
   r.reply = reply;
   r.no_reply = why;
+  r.replies = {replies.data(), replies.size()};
   r.malformed = p.malformed;
   LookUpCommand(p.request, r);
   if (reply != nullptr) {
@@ -189,6 +200,7 @@ void Session::EmitOldestUnanswered(NoReply why) {
 
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
+  subscriptions_.Requested(Waiting(waiting_).pubsub, control == ReplyControl::kReset);
   // The server runs every request it gets, in order, whatever we make of its replies.
   const bool silent = reply_mode_.RunSilently(control);
   if (!desynced_ && waiting_ >= options_.max_pending) {
@@ -212,7 +224,9 @@ void Session::OnRequest(ReplyControl control) {
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
-  if (reply.root_type() == RespType::kPush) {
+  const PubSubReply seen = reply_side_.pubsub();
+  const PubSubRequest* awaiting = waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
+  if (subscriptions_.IsPush(reply.root_type(), seen, awaiting)) {
     ++counters_->pushes;
     Record r;
     r.kind = RecordKind::kPush;
@@ -245,7 +259,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
       return;
     }
   }
-  Emit(front, &reply, NoReply::kAnswered);
+  Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
+  if (answer == nullptr) return;  // one of several confirmations: more are due
+  Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
   // Silent commands waited only for the ones before them.
@@ -253,6 +269,7 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     EmitOldestUnanswered(NoReply::kReplyOff);
     if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
   }
+  if (subscriptions_.TakeLeftover()) OnReply(reply, has_ack, ack);
 }
 
 uint64_t Session::RequestEndLowerBound() const {

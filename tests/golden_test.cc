@@ -147,7 +147,14 @@ std::string SchemaProblem(const json& r) {
   if (!r.contains("reply_bytes") || !r["reply_bytes"].is_number_unsigned()) return "bad reply_bytes";
   const std::string rt = r["reply_type"];
   if (type == "push") {
-    if (rt != "push" || !r["reply"].is_array() || r["reply_bytes"].get<uint64_t>() == 0) return "bad push";
+    if (!r["reply"].is_array() || r["reply_bytes"].get<uint64_t>() == 0) return "bad push";
+    // RESP3's `>`, or in RESP2 subscribed mode an array naming what it carries.
+    static const std::set<json> kResp2Pushes = {"message", "pmessage", "smessage", "subscribe",
+                                                "psubscribe", "ssubscribe", "unsubscribe",
+                                                "punsubscribe", "sunsubscribe"};
+    if (rt != "push" && !(rt == "array" && !r["reply"].empty() && kResp2Pushes.count(r["reply"][0]))) {
+      return "bad push";
+    }
     return "";
   }
   if (type != "command") return "unknown type " + type;

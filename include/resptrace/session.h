@@ -14,6 +14,7 @@
 #include "resptrace/record.h"
 #include "resptrace/reply_mode.h"
 #include "resptrace/resp_parser.h"
+#include "resptrace/subscription.h"
 
 namespace resptrace {
 
@@ -97,6 +98,7 @@ class Session {
     Message request;
     std::string_view malformed;
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
+    PubSubRequest pubsub;
   };
 
  public:
@@ -120,10 +122,12 @@ class Session {
     void OnAggregate(RespType type, int64_t count) override {
       builder_.Aggregate(type, count);
       reply_control_.Arguments(count);  // a request's only aggregate is the top-level one
+      pubsub_.Arguments(count);
     }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
       reply_control_.Piece(piece);
+      pubsub_.Piece(piece);
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -134,15 +138,20 @@ class Session {
    private:
     bool in_request_ = false;  // a request is being built in its slot
     ReplyControlMatcher reply_control_;
+    PubSubRequestMatcher pubsub_;
   };
 
   // Builds replies from the reply parser's events.
   class ReplySide final : public Side {
    public:
     explicit ReplySide(Session& s) : Side(s) {}
-    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnAggregate(RespType type, int64_t count) override {
+      builder_.Aggregate(type, count);
+      pubsub_.Aggregate(type, count);
+    }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
+      pubsub_.Piece(piece);
       // An error is a scalar: when it is the reply, every piece from here on is its own.
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
     }
@@ -150,8 +159,11 @@ class Session {
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
+    PubSubReply pubsub() const { return pubsub_.reply(); }
+
    private:
     Message reply_;
+    PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
   };
@@ -198,6 +210,7 @@ class Session {
   bool desynced_ = false;
   bool cutting_short_ = false;
   ReplyMode reply_mode_;
+  Subscriptions subscriptions_;
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
