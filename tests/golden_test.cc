@@ -182,6 +182,9 @@ std::string SchemaProblem(const json& r) {
     return "";
   }
   if (r.contains("no_reply")) return "no_reply on an answered command";
+  if (r.contains("replies") && (!r["replies"].is_array() || r["replies"].empty() || r["replies"][0] != r["reply"])) {
+    return "replies do not start with the reply";
+  }
   if (!r["latency_us"].is_number() || r["latency_us"].get<double>() < 0) return "bad latency_us";
   if (r["reply_bytes"].get<uint64_t>() == 0) return "reply_bytes 0 with a reply";
   const json& v = r["reply"];

@@ -1,6 +1,7 @@
 // One client connection's conversation: builds requests and replies from the two parsers'
 // events and pairs each reply with its command, in order, pipelining of any depth; commands
-// the server does not answer (CLIENT REPLY OFF / SKIP) take no reply.
+// the server does not answer (CLIENT REPLY OFF / SKIP) take no reply; a pub/sub command takes
+// every confirmation it gets, and messages are pushes (subscription.h).
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
