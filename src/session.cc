@@ -56,8 +56,10 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
   in_request_ = false;
-  s_.Waiting(s_.waiting_).pubsub = pubsub_.request();
-  s_.OnRequest(reply_control_.control());
+  const ReplyControl control = reply_control_.control();
+  s_.Waiting(s_.waiting_).pubsub =
+      s_.subscriptions_.Requested(pubsub_.request(), control == ReplyControl::kReset);
+  s_.OnRequest(control);
 }
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
@@ -200,7 +202,6 @@ void Session::EmitOldestUnanswered(NoReply why) {
 
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
-  subscriptions_.Requested(Waiting(waiting_).pubsub, control == ReplyControl::kReset);
   // The server runs every request it gets, in order, whatever we make of its replies.
   const bool silent = reply_mode_.RunSilently(control);
   if (!desynced_ && waiting_ >= options_.max_pending) {
@@ -225,7 +226,9 @@ void Session::OnRequest(ReplyControl control) {
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   const PubSubReply seen = reply_side_.pubsub();
-  const PubSubRequest* awaiting = waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
+  // Only a confirmation needs the command it may answer.
+  const PubSubRequest* awaiting =
+      seen.kind != PubSub::kNone && waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
   if (subscriptions_.IsPush(reply.root_type(), seen, awaiting)) {
     ++counters_->pushes;
     Record r;

@@ -1,6 +1,7 @@
 #include "resptrace/subscription.h"
 
 #include <algorithm>
+#include <array>
 #include <utility>
 
 namespace resptrace {
@@ -18,13 +19,18 @@ constexpr uint32_t kReplyWords = 0x1ff;
 
 PubSub FromWord(int word) { return static_cast<PubSub>(word + 1); }
 
+// For each length, the words of that length: most values are ruled out by one lookup.
+constexpr size_t kMaxWordLen = 12;
+constexpr std::array<uint32_t, kMaxWordLen + 1> kWordsOfLength = [] {
+  std::array<uint32_t, kMaxWordLen + 1> by_len{};
+  for (uint32_t w = 0; w < std::size(kWords); ++w) by_len[kWords[w].size()] |= 1u << w;
+  return by_len;
+}();
+
 }  // namespace
 
 void WordMatcher::Start(int64_t len, uint32_t allowed) {
-  candidates_ = 0;
-  for (uint32_t w = 0; w < std::size(kWords); ++w) {
-    if ((allowed >> w & 1) != 0 && static_cast<int64_t>(kWords[w].size()) == len) candidates_ |= 1u << w;
-  }
+  candidates_ = len >= 0 && len <= static_cast<int64_t>(kMaxWordLen) ? kWordsOfLength[len] & allowed : 0;
   len_ = len;
   pos_ = 0;
 }
@@ -54,6 +60,11 @@ void PubSubRequestMatcher::Match(const ScalarPiece& piece) {
     ++argument_;
     if (argument_ == 0) {
       word_.Start(piece.declared_len, kCommandWords);
+      // Most commands are ruled out by their name's length alone: nothing more is read.
+      if (!word_.possible()) {
+        done_ = true;
+        return;
+      }
     } else if (argument_ == 1) {
       // Only HELLO's version is read past the name.
       const int w = word_.word();
@@ -79,7 +90,7 @@ void PubSubRequestMatcher::Match(const ScalarPiece& piece) {
   word_.Feed(piece.data);
 }
 
-PubSubRequest PubSubRequestMatcher::request() const {
+PubSubRequest PubSubRequestMatcher::Recognised() const {
   PubSubRequest r;
   if (argument_ < 0 || argc_ < 1) return r;
   if (done_) {
@@ -151,21 +162,16 @@ void PubSubReplyMatcher::OnPiece(const ScalarPiece& piece) {
   }
 }
 
-PubSubReply PubSubReplyMatcher::reply() const {
+PubSubReply PubSubReplyMatcher::Recognised() const {
   PubSubReply r;
   const int64_t want = kind_ == PubSub::kPmessage ? 4 : 3;
-  if (!active_ || kind_ == PubSub::kNone || children_ != want || child_ + 1 != children_) return r;
+  if (kind_ == PubSub::kNone || children_ != want || child_ + 1 != children_) return r;
   r.kind = kind_;
   r.count = negative_ ? 0 : count_;
   return r;
 }
 
-void Subscriptions::Requested(PubSubRequest& request, bool reset) {
-  if (reset) request.kind = PubSub::kReset;
-  if (IsConfirmation(request.kind)) ++awaiting_;
-}
-
-bool Subscriptions::IsPush(RespType root, PubSubReply seen, const PubSubRequest* front) const {
+bool Subscriptions::IsPushSeen(RespType root, PubSubReply seen, const PubSubRequest* front) const {
   const bool awaited = IsConfirmation(seen.kind) && front != nullptr && front->kind == seen.kind;
   if (root == RespType::kPush) return !awaited;
   // In RESP2 subscribed mode the server runs only pub/sub commands, PING, QUIT and RESET:
@@ -195,7 +201,7 @@ void Subscriptions::Count(PubSubReply seen) {
   }
 }
 
-Message* Subscriptions::Answer(const PubSubRequest& front, PubSubReply seen, Message& reply) {
+Message* Subscriptions::Collect(const PubSubRequest& front, PubSubReply seen, Message& reply) {
   if (!IsConfirmation(front.kind) || seen.kind != front.kind) {
     if (collecting_ == 0) return &reply;
     // Fewer confirmations came than the subscriptions we knew of called for.
@@ -217,8 +223,8 @@ Message* Subscriptions::Answer(const PubSubRequest& front, PubSubReply seen, Mes
   return &collected_[0];
 }
 
-absl::Span<Message* const> Subscriptions::Finish(const PubSubRequest& request, const Message* reply,
-                                                 NoReply why) {
+absl::Span<Message* const> Subscriptions::Finished(const PubSubRequest& request, const Message* reply,
+                                                   NoReply why) {
   const bool ok = reply != nullptr && !IsError(reply->root_type());
   switch (request.kind) {
     case PubSub::kHello2:
@@ -236,6 +242,7 @@ absl::Span<Message* const> Subscriptions::Finish(const PubSubRequest& request, c
       if (IsConfirmation(request.kind)) --awaiting_;
       break;
   }
+  Rewatch();
   views_.clear();
   if (IsConfirmation(request.kind)) {
     for (size_t i = 0; i < collecting_; ++i) views_.push_back(&collected_[i]);

@@ -58,6 +58,7 @@ class WordMatcher {
   void Feed(std::string_view data);
   // The word matched (its index), or -1.
   int word() const;
+  bool possible() const { return candidates_ != 0; }
 
  private:
   uint32_t candidates_ = 0;
@@ -79,9 +80,12 @@ class PubSubRequestMatcher {
   void Piece(const ScalarPiece& piece) {
     if (!done_) Match(piece);
   }
-  PubSubRequest request() const;
+  PubSubRequest request() const {
+    return done_ && kind_ == PubSub::kNone ? PubSubRequest{} : Recognised();
+  }
 
  private:
+  PubSubRequest Recognised() const;
   void Match(const ScalarPiece& piece);
   int64_t argc_ = 0;
   int64_t argument_ = -1;
@@ -97,6 +101,7 @@ class PubSubReplyMatcher {
   // `watch` false: the reply is not looked at.
   void Begin(bool watch) {
     active_ = watch;
+    if (!watch) return;  // the rest is read only while active
     root_seen_ = false;
     child_ = -1;
     kind_ = PubSub::kNone;
@@ -108,9 +113,10 @@ class PubSubReplyMatcher {
   void Piece(const ScalarPiece& piece) {
     if (active_) OnPiece(piece);
   }
-  PubSubReply reply() const;
+  PubSubReply reply() const { return active_ ? Recognised() : PubSubReply{}; }
 
  private:
+  PubSubReply Recognised() const;
   void OnAggregate(RespType type, int64_t count);
   void OnPiece(const ScalarPiece& piece);
   bool active_ = false;
@@ -128,37 +134,60 @@ class PubSubReplyMatcher {
 class Subscriptions {
  public:
   // Whether replies are to be looked at: confirmations are due, or RESP2 messages can come.
-  bool watching() const { return awaiting_ != 0 || (!resp3_ && subscribed()); }
+  bool watching() const { return watching_; }
   bool subscribed() const { return channels_ + patterns_ + shard_channels_ != 0; }
   bool resp3() const { return resp3_; }
 
-  // A request was decided: its kind is set to kReset for a RESET (told by the reply mode).
-  void Requested(PubSubRequest& request, bool reset);
+  // A request is complete and well formed; `reset` when it is a RESET (told by the reply
+  // mode's matcher).
+  // Returns what is to be followed of it.
+  PubSubRequest Requested(PubSubRequest request, bool reset) {
+    if (reset) request.kind = PubSub::kReset;
+    if (IsConfirmation(request.kind)) {
+      ++awaiting_;
+      watching_ = true;
+    }
+    return request;
+  }
   // Server data that answers no command: a RESP3 push other than a confirmation `front`
   // awaits, a RESP2 message while subscribed, or a confirmation no command awaits.
-  bool IsPush(RespType root, PubSubReply seen, const PubSubRequest* front) const;
+  bool IsPush(RespType root, PubSubReply seen, const PubSubRequest* front) const {
+    if (seen.kind == PubSub::kNone) return root == RespType::kPush;
+    return IsPushSeen(root, seen, front);
+  }
   // What `front` is answered with: `reply`, or once its confirmations are all in, the
   // first of them (the rest are kept for Finish). Null while more are due: `reply` is
   // then kept here, swapped with spare storage.
-  Message* Answer(const PubSubRequest& front, PubSubReply seen, Message& reply);
+  Message* Answer(const PubSubRequest& front, PubSubReply seen, Message& reply) {
+    if (collecting_ == 0 && !IsConfirmation(front.kind)) return &reply;
+    return Collect(front, seen, reply);
+  }
   // True once after Answer ended a run of confirmations early: `reply` is no confirmation
   // of the front command and is to be paired with the next one.
   bool TakeLeftover() {
-    const bool l = leftover_;
+    if (!leftover_) return false;
     leftover_ = false;
-    return l;
+    return true;
   }
   // The command is reported: what it did takes effect. Returns the confirmations it was
   // answered with (valid until the next reply), empty for any other command.
-  absl::Span<Message* const> Finish(const PubSubRequest& request, const Message* reply,
-                                          NoReply why);
+  absl::Span<Message* const> Finish(const PubSubRequest& request, const Message* reply, NoReply why) {
+    if (request.kind == PubSub::kNone) return {};
+    return Finished(request, reply, why);
+  }
 
  private:
+  bool IsPushSeen(RespType root, PubSubReply seen, const PubSubRequest* front) const;
+  Message* Collect(const PubSubRequest& front, PubSubReply seen, Message& reply);
+  absl::Span<Message* const> Finished(const PubSubRequest& request, const Message* reply, NoReply why);
   // Counts from a confirmation: the server's count is channels and patterns together,
   // shard channels apart.
   void Count(PubSubReply seen);
 
+  void Rewatch() { watching_ = awaiting_ != 0 || (!resp3_ && subscribed()); }
+
   bool resp3_ = false;
+  bool watching_ = false;  // watching(), kept up to date: it is read for every reply
   uint32_t awaiting_ = 0;  // pub/sub commands not yet reported
   int64_t channels_ = 0;
   int64_t patterns_ = 0;
