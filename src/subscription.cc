@@ -36,12 +36,12 @@ void WordMatcher::Start(int64_t len, uint32_t allowed) {
 }
 
 void WordMatcher::Feed(std::string_view data) {
-  // The pieces of a value add up to its declared length: no overrun. The words are
-  // letters and digits, and (c | 0x20) is each of them only for its own cases.
+  // The pieces of a value add up to its declared length: no overrun.
   for (const char c : data) {
     if (candidates_ == 0) return;
+    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
     for (uint32_t w = 0; w < std::size(kWords); ++w) {
-      if ((candidates_ >> w & 1) != 0 && (c | 0x20) != kWords[w][pos_]) candidates_ &= ~(1u << w);
+      if ((candidates_ >> w & 1) != 0 && lower != kWords[w][pos_]) candidates_ &= ~(1u << w);
     }
     ++pos_;
   }
