@@ -748,6 +748,20 @@ TEST_F(SessionPubSubTest, ResetLeavesSubscribedModeAndResp3) {
   EXPECT_EQ(sink_.seen[6].kind + " " + sink_.seen[6].reply, "command array:message");
 }
 
+TEST_F(SessionPubSubTest, ResetTheServerDoesNotAnswerStillResets) {
+  // RESET under CLIENT REPLY SKIP is run all the same: back to RESP2, where the message that
+  // follows the next SUBSCRIBE is an array.
+  requests_.Feed("HELLO 3\r\nCLIENT REPLY SKIP\r\nRESET\r\nSUBSCRIBE b\r\n", 1);
+  replies_.Feed("%1\r\n+proto\r\n:3\r\n", 2);
+  replies_.Feed("*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$1\r\nx\r\n", 3);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "command CLIENT REPLY SKIP -> none:reply_off",
+                                               "command RESET -> none:reply_off",
+                                               "command SUBSCRIBE b -> array:subscribe",
+                                               "push  -> array:message"}));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
 TEST_F(SessionPubSubTest, CommandNamesMatchInAnyCaseAndAcrossPieces) {
   requests_.Feed("*3\r\n$11\r\nuNsUb", 1);
   requests_.Feed("ScRiBe\r\n$1\r\na\r\n$1\r\nb\r\n", 2);
