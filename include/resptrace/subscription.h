@@ -37,7 +37,6 @@ enum class PubSub : uint8_t {
 };
 
 inline bool IsConfirmation(PubSub k) { return k >= PubSub::kSubscribe && k <= PubSub::kSunsubscribe; }
-inline bool IsMessage(PubSub k) { return k >= PubSub::kMessage && k <= PubSub::kSmessage; }
 
 struct PubSubRequest {
   PubSub kind = PubSub::kNone;
@@ -136,11 +135,9 @@ class Subscriptions {
   // Whether replies are to be looked at: confirmations are due, or RESP2 messages can come.
   bool watching() const { return watching_; }
   bool subscribed() const { return channels_ + patterns_ + shard_channels_ != 0; }
-  bool resp3() const { return resp3_; }
 
-  // A request is complete and well formed; `reset` when it is a RESET (told by the reply
-  // mode's matcher).
-  // Returns what is to be followed of it.
+  // A request is complete and well formed (`reset` when it is a RESET, told by the reply
+  // mode's matcher): returns what is to be followed of it.
   PubSubRequest Requested(PubSubRequest request, bool reset) {
     if (reset) request.kind = PubSub::kReset;
     if (IsConfirmation(request.kind)) {
