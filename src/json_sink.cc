@@ -344,9 +344,9 @@ JsonSink::JsonSink(std::FILE* out, Redaction redaction)
 JsonSink::~JsonSink() { out_.Flush().IgnoreError(); }
 
 void JsonSink::Write(const Record& r) {
-  const size_t bound = 1024 + r.client_name.size() + r.server_name.size() +
-                       MessageBound(r.request) + MessageBound(r.reply) + CommandFieldsBound(r) +
-                       SubtreeBound(r.exec_result);
+  size_t bound = 1024 + r.client_name.size() + r.server_name.size() + MessageBound(r.request) +
+                 MessageBound(r.reply) + CommandFieldsBound(r) + SubtreeBound(r.exec_result);
+  for (const Message* m : r.replies) bound += MessageBound(m) + 1;
   Out o(out_.Reserve(bound));
   o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
@@ -429,8 +429,16 @@ void JsonSink::Write(const Record& r) {
     o.append(",\"req_bytes\":");
     AppendUint(o, r.request->wire_bytes);
     o.append(",\"reply_bytes\":");
-    AppendUint(o, r.reply != nullptr ? r.reply->wire_bytes : 0);
-    if (r.reply != nullptr && r.reply->cut_short) o.append(",\"reply_cut\":true");
+    AppendUint(o, r.reply_bytes());
+    if (r.reply != nullptr && r.last_reply()->cut_short) o.append(",\"reply_cut\":true");
+    if (!r.replies.empty()) {
+      o.append(",\"replies\":[");
+      for (size_t i = 0; i < r.replies.size(); ++i) {
+        if (i != 0) o.push_back(',');
+        AppendValue(o, *r.replies[i], r.replies[i]->root(), redact_values_);
+      }
+      o.push_back(']');
+    }
     if (r.no_reply != NoReply::kAnswered) {
       o.append(",\"no_reply\":\"");
       o.append(NoReplyName(r.no_reply));

@@ -46,6 +46,7 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   reply_control_.Begin();
   tx_command_.Begin();
+  pubsub_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
@@ -58,7 +59,10 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.cut_short = s_.cutting_short_;
   p.tx = tx_command_.command();
   in_request_ = false;
-  s_.OnRequest(reply_control_.control());
+  const ReplyControl control = reply_control_.control();
+  s_.Waiting(s_.waiting_).pubsub =
+      s_.subscriptions_.Requested(pubsub_.request(), control == ReplyControl::kReset);
+  s_.OnRequest(control);
 }
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
@@ -95,6 +99,7 @@ void Session::RequestSide::EndInsideRequest() {
 
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   builder_.Begin(&reply_, ts_ns, false);
+  pubsub_.Begin(s_.subscriptions_.watching());
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
 }
@@ -136,6 +141,7 @@ Session::Pending& Session::StartRequest() {
   Pending& p = Waiting(waiting_);
   p.malformed = {};
   p.tx = TxCommand::kNone;
+  p.pubsub = {};
   return p;
 }
 
@@ -145,7 +151,7 @@ void Session::PopFront() {
 }
 
 void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
-                    TxOutcome tx, ValueNode* exec_result) {
+                    TxOutcome tx, ValueNode* exec_result, absl::Span<Message* const> replies) {
   MarkSecrets(request, reply);
   if (exec_result != nullptr) MarkSecrets(request, transaction_.exec_reply(), exec_result);
   Record r;
@@ -156,6 +162,7 @@ void Session::Write(Message& request, std::string_view malformed, Message* reply
   r.request = &request;
   r.reply = reply;
   r.no_reply = why;
+  r.replies = {replies.data(), replies.size()};
   r.malformed = malformed;
   r.transaction = tx;
   r.exec_reply = exec_result != nullptr ? transaction_.exec_reply() : nullptr;
@@ -171,9 +178,15 @@ void Session::Write(Message& request, std::string_view malformed, Message* reply
 }
 
 void Session::Emit(Pending& p, Message* reply, NoReply why) {
+  // A pub/sub command's confirmations, those that came if the connection ended first.
+  const absl::Span<Message* const> replies = subscriptions_.Finish(p.pubsub, reply, why);
+  if (!replies.empty()) {
+    reply = replies[0];
+    why = NoReply::kAnswered;
+  }
   TxOutcome tx = TxOutcome::kNone;
   if (transaction_.engaged(p.tx) && EmitInTransaction(p, reply, why, &tx)) return;
-  Write(p.request, p.malformed, reply, why, tx, nullptr);
+  Write(p.request, p.malformed, reply, why, tx, nullptr, replies);
 }
 
 bool Session::EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx) {
@@ -243,7 +256,11 @@ void Session::OnRequest(ReplyControl control) {
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
-  if (reply.root_type() == RespType::kPush) {
+  const PubSubReply seen = reply_side_.pubsub();
+  // Only a confirmation needs the command it may answer.
+  const PubSubRequest* awaiting =
+      seen.kind != PubSub::kNone && waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
+  if (subscriptions_.IsPush(reply.root_type(), seen, awaiting)) {
     ++counters_->pushes;
     Record r;
     r.kind = RecordKind::kPush;
@@ -276,7 +293,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
       return;
     }
   }
-  Emit(front, &reply, NoReply::kAnswered);
+  Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
+  if (answer == nullptr) return;  // one of several confirmations: more are due
+  Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
   // Silent commands waited only for the ones before them.
@@ -284,6 +303,7 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     EmitOldestUnanswered(NoReply::kReplyOff);
     if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
   }
+  if (subscriptions_.TakeLeftover()) OnReply(reply, has_ack, ack);
 }
 
 uint64_t Session::RequestEndLowerBound() const {

@@ -216,12 +216,17 @@ void TextSink::Write(const Record& r) {
   if (r.reply != nullptr) {
     o.append(" -> ");
     AppendValue(o, *r.reply, r.reply->root(), redact_values_);
+    // A pub/sub command's other confirmations follow its first.
+    for (size_t i = 1; i < r.replies.size(); ++i) {
+      o.append(", ");
+      AppendValue(o, *r.replies[i], r.replies[i]->root(), redact_values_);
+    }
     const int64_t ns = r.latency_ns();
     char buf[48];
     const int len = snprintf(buf, sizeof buf, " (%lld.%03lld ms)", static_cast<long long>(ns / 1000000),
                              static_cast<long long>((ns / 1000) % 1000));
     o.append(buf, len);
-    if (r.reply->cut_short) o.append(" (reply cut short)");
+    if (r.last_reply()->cut_short) o.append(" (reply cut short)");
   } else {
     o.append(" -> (no reply: ").append(NoReplyName(r.no_reply)).append(")");
   }

@@ -162,7 +162,16 @@ std::string SchemaProblem(const json& r, bool hidden = false) {
   if (!r.contains("reply_bytes") || !r["reply_bytes"].is_number_unsigned()) return "bad reply_bytes";
   const std::string rt = r["reply_type"];
   if (type == "push") {
-    if (rt != "push" || !r["reply"].is_array() || r["reply_bytes"].get<uint64_t>() == 0) return "bad push";
+    if (!r["reply"].is_array() || r["reply_bytes"].get<uint64_t>() == 0) return "bad push";
+    // RESP3's `>`, or in RESP2 subscribed mode an array naming what it carries.
+    static const std::set<json> kResp2Pushes = {"message", "pmessage", "smessage", "subscribe",
+                                                "psubscribe", "ssubscribe", "unsubscribe",
+                                                "punsubscribe", "sunsubscribe"};
+    // With values hidden, what the array carries is hidden too.
+    if (rt != "push" && !(rt == "array" && !r["reply"].empty() &&
+                          (kResp2Pushes.count(r["reply"][0]) || (hidden && IsHiddenValue(r["reply"][0]))))) {
+      return "bad push";
+    }
     return "";
   }
   if (type != "command") return "unknown type " + type;
@@ -190,6 +199,9 @@ std::string SchemaProblem(const json& r, bool hidden = false) {
     return "";
   }
   if (r.contains("no_reply")) return "no_reply on an answered command";
+  if (r.contains("replies") && (!r["replies"].is_array() || r["replies"].empty() || r["replies"][0] != r["reply"])) {
+    return "replies do not start with the reply";
+  }
   if (!r["latency_us"].is_number() || r["latency_us"].get<double>() < 0) return "bad latency_us";
   if (r["reply_bytes"].get<uint64_t>() == 0) return "reply_bytes 0 with a reply";
   const json& v = r["reply"];
@@ -277,11 +289,30 @@ std::string HiddenReplyProblem(const json& plain, const json& hidden, bool verba
 // it must differ only in the values it hides (docs/records.md), each with its length.
 std::string RedactionProblem(const json& plain, const json& hidden) {
   json rest_plain = plain, rest_hidden = hidden;
-  for (const char* f : {"args", "reply"}) {
+  for (const char* f : {"args", "reply", "replies", "exec_result"}) {
     rest_plain.erase(f);
     rest_hidden.erase(f);
   }
-  if (rest_plain != rest_hidden) return "fields other than args and reply differ";
+  if (rest_plain != rest_hidden) return "fields other than the values differ";
+  if (plain.contains("replies") != hidden.contains("replies") ||
+      plain.contains("exec_result") != hidden.contains("exec_result")) {
+    return "replies or exec_result present in one record only";
+  }
+  if (plain.contains("replies")) {
+    if (hidden["replies"].size() != plain["replies"].size()) return "replies differ in number";
+    for (size_t i = 0; i < plain["replies"].size(); ++i) {
+      if (std::string p = HiddenReplyProblem(plain["replies"][i], hidden["replies"][i], false);
+          !p.empty()) {
+        return "replies[" + std::to_string(i) + "]: " + p;
+      }
+    }
+  }
+  if (plain.contains("exec_result")) {
+    if (std::string p = HiddenReplyProblem(plain["exec_result"], hidden["exec_result"], false);
+        !p.empty()) {
+      return "exec_result: " + p;
+    }
+  }
   if (plain.contains("args")) {
     const json& pa = plain["args"];
     const json& ha = hidden["args"];
@@ -615,8 +646,6 @@ void CompareWithLog(const std::vector<Expected>& rows, const std::vector<json>& 
 // Replies are kept whole in the comparisons (Zeek's own limits are tested separately).
 const std::vector<std::string> kUncapped = {"--max-value-bytes", "0", "--max-elements", "0"};
 
-// Not compared here: pubsub* (RESP2 pub/sub, RESP3 push). Their semantics are the subject of a
-// later issue.
 
 // CLIENT REPLY OFF / ON / SKIP, every command inline and pipelined in one segment: the commands
 // the server does not answer are Zeek's rows without a reply, ours with no_reply "reply_off",
@@ -665,6 +694,134 @@ TEST(ZeekBaselineTest, ClientSkipWhileOff) {
                    {"PING -> PONG", "CLIENT REPLY OFF -> (reply_off)", "PING -> (reply_off)",
                     "CLIENT REPLY SKIP -> (reply_off)", "CLIENT REPLY ON -> OK", "PING -> PONG",
                     "PING -> PONG"});
+}
+
+// Pub/sub: Zeek's test script prints every piece of server data it is given for the
+// subscriber ("Got published data!, [subscribe, Foo, 1]"): the confirmations as well as the
+// messages, and its redis.log leaves SUBSCRIBE and PSUBSCRIBE without a reply. resptrace puts
+// each confirmation on its command (`replies`) and writes the messages as pushes: in wire
+// order, the confirmations and the pushes of the subscriber's connection are Zeek's list.
+std::vector<std::string> ZeekPublished(const std::string& rel) {
+  std::vector<std::string> out;
+  std::istringstream in(ReadFile(DataPath(rel)));
+  const std::string prefix = "Got published data!, ";
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind(prefix, 0) == 0) out.push_back(line.substr(prefix.size()));
+  }
+  return out;
+}
+
+// The server data of one connection, in record order: each command's confirmations, and
+// each push.
+std::vector<std::string> ServerData(const std::vector<json>& records, const std::string& client) {
+  std::vector<std::string> out;
+  for (const json& r : records) {
+    if (r["client"] != client) continue;
+    if (r["type"] == "push") out.push_back(ZeekRender(r["reply"]));
+    if (r.contains("replies")) {
+      for (const json& c : r["replies"]) out.push_back(ZeekRender(c));
+    }
+  }
+  return out;
+}
+
+// "CMD args -> reply" for each command of a connection, in request order.
+std::vector<std::string> CommandLines(const std::vector<json>& records, const std::string& client) {
+  std::vector<std::string> out;
+  std::map<std::string, std::vector<json>> by_client = ByClient(records);
+  for (const json& r : by_client[client]) {
+    std::string line = r["cmd"].get<std::string>();
+    for (const std::string& a : Args(r)) line += " " + a;
+    out.push_back(line + " -> " + ZeekRender(r["reply"]));
+  }
+  return out;
+}
+
+TEST(ZeekBaselineTest, PubSubResp2) {
+  const std::vector<json> records = Decode("zeek/pubsub.pcap", kUncapped);
+  const std::string subscriber = "127.0.0.1:60831";
+  const std::vector<std::string> published = ZeekPublished("zeek/pubsub.expected.pubsub.output");
+  ASSERT_EQ(published.size(), 5u);
+  EXPECT_EQ(ServerData(records, subscriber), published);
+  // Zeek's rows, but with each subscribe command answered by the confirmation it printed.
+  std::vector<Expected> rows = ReadRedisLog("zeek/pubsub.expected.pubsub.redis.log");
+  size_t confirmations = 0;
+  for (Expected& e : rows) {
+    if (e.cmd == "SUBSCRIBE" || e.cmd == "PSUBSCRIBE") {
+      EXPECT_EQ(e.reply, Expected::Reply::kNone);
+      e.reply = Expected::Reply::kOk;
+      e.reply_text = published[confirmations++];
+    }
+  }
+  EXPECT_EQ(confirmations, 2u);
+  CompareWithLog(rows, records, "pubsub");
+  // Every confirmation is its command's reply; the three messages are pushes; RESET leaves
+  // subscribed mode, and the GET after it pairs as usual.
+  EXPECT_EQ(CommandLines(records, subscriber),
+            (std::vector<std::string>{"SUBSCRIBE Foo -> [subscribe, Foo, 1]",
+                                      "PSUBSCRIBE F* -> [psubscribe, F*, 2]", "RESET -> RESET",
+                                      "GET sanity_check -> you_are_sane"}));
+  size_t pushes = 0;
+  for (const json& r : records) {
+    if (r["type"] != "push") continue;
+    ++pushes;
+    EXPECT_EQ(r["client"], subscriber);
+    EXPECT_EQ(r["reply_type"], "array");
+  }
+  EXPECT_EQ(pushes, 3u);
+}
+
+TEST(ZeekBaselineTest, PubSubResp2SpicyRedis) {
+  // The older analyzer logs the message as a row of its own with no command; resptrace writes
+  // it as a push, and the SUBSCRIBE has its confirmation.
+  const std::vector<json> records = Decode("spicy-redis/pubsub.pcap", kUncapped);
+  std::vector<Expected> rows = ReadRedisLog("spicy-redis/pubsub.expected.pubsub.redis.log");
+  ASSERT_EQ(rows.size(), 3u);
+  EXPECT_FALSE(rows[2].cmd.has_value());
+  rows.pop_back();
+  CompareWithLog(rows, records, "spicy-redis pubsub");
+  const std::string subscriber = "127.0.0.1:56162";
+  EXPECT_EQ(CommandLines(records, subscriber),
+            std::vector<std::string>{"SUBSCRIBE my_channel -> [subscribe, my_channel, 1]"});
+  EXPECT_EQ(ServerData(records, subscriber),
+            (std::vector<std::string>{"[subscribe, my_channel, 1]", "[message, my_channel, hello :)]"}));
+}
+
+TEST(ZeekBaselineTest, PubSubResp3) {
+  // After HELLO 3 the confirmations are `>` pushes too: still their commands' replies.
+  const std::vector<json> records = Decode("zeek/pubsub-resp3.pcap", kUncapped);
+  const std::string subscriber = "127.0.0.1:53232";
+  const std::vector<std::string> published = ZeekPublished("zeek/pubsub-resp3.expected.pubsub-resp3.output");
+  ASSERT_EQ(published.size(), 5u);
+  EXPECT_EQ(ServerData(records, subscriber), published);
+  std::vector<std::string> lines = CommandLines(records, subscriber);
+  ASSERT_EQ(lines.size(), 6u);
+  EXPECT_EQ(lines[0].rfind("HELLO 3 -> [[server, redis], [version, 7.2.5], [proto, 3]", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[1].rfind("COMMAND DOCS -> [[", 0), 0u);
+  lines.erase(lines.begin(), lines.begin() + 2);
+  // RESP3 runs any command while subscribed.
+  EXPECT_EQ(lines, (std::vector<std::string>{"SUBSCRIBE Foo -> [subscribe, Foo, 1]",
+                                             "PSUBSCRIBE F* -> [psubscribe, F*, 2]",
+                                             "SET random_key random_val -> OK", "PING -> PONG"}));
+  std::map<std::string, std::vector<json>> by_client = ByClient(records);
+  for (const json& r : by_client[subscriber]) {
+    if (r["cmd"] == "SUBSCRIBE" || r["cmd"] == "PSUBSCRIBE") {
+      EXPECT_EQ(r["reply_type"], "push");
+    }
+  }
+  size_t pushes = 0;
+  for (const json& r : records) {
+    if (r["type"] != "push") continue;
+    ++pushes;
+    EXPECT_EQ(r["client"], subscriber);
+    EXPECT_EQ(r["reply_type"], "push");
+  }
+  EXPECT_EQ(pushes, 3u);
+  // The publisher: HELLO 3, COMMAND DOCS, and two PUBLISHes answered with their receivers.
+  const std::vector<std::string> publisher = CommandLines(records, "127.0.0.1:53234");
+  ASSERT_EQ(publisher.size(), 4u);
+  EXPECT_EQ(publisher[2], "PUBLISH Foo Hi:) -> 2");
+  EXPECT_EQ(publisher[3], "PUBLISH Foobar Hello! -> 1");
 }
 
 TEST(ZeekBaselineTest, AlmostResp) {

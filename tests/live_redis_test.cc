@@ -626,6 +626,159 @@ TEST(LiveRedis, ClientReplyModesLeaveNoReplyOnTheWrongCommand) {
                 "  error replies: 1 ERR\n");
 }
 
+// Pub/sub: a raw-socket subscriber (RESP2, or RESP3 after HELLO 3) and a publisher. The
+// subscriber's commands each take their own confirmations, the messages are pushes, and once
+// the last subscription goes an array that reads like a message is a reply again.
+void ExpectPubSubRecords(bool resp3) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/pubsub.pcap";
+  const std::string agg = resp3 ? ">" : "*";
+  const std::string push_type = resp3 ? "push" : "array";
+  auto bulk = [](const std::string& s) { return absl::StrCat("$", s.size(), "\r\n", s, "\r\n"); };
+  auto confirmation = [&](const std::string& kind, const std::string& channel, int n) {
+    return absl::StrCat(agg, "3\r\n", bulk(kind), bulk(channel), ":", n, "\r\n");
+  };
+  std::vector<json> want_sub;
+  std::vector<json> want_pub;
+  std::string sub_client;
+  std::string pub_client;
+  uint16_t sub_port = 0;
+  uint16_t pub_port = 0;
+  size_t commands = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection sub(server.port());
+    RawConnection pub(server.port());
+    sub_client = sub.endpoint();
+    pub_client = pub.endpoint();
+    sub_port = sub.local_port();
+    pub_port = pub.local_port();
+    // Sends one command and checks the exact reply; returns its record.
+    auto command = [&](RawConnection& conn, const std::vector<std::string>& argv, const std::string& reply,
+                       const std::string& reply_type, json value) {
+      const std::string request = EncodeCommand(argv);
+      conn.Send(request);
+      const std::string got = conn.ReadExactly(reply.size());
+      if (got != reply) {
+        throw std::runtime_error(absl::StrCat("Redis answered \"", absl::CEscape(got), "\" to ",
+                                              argv[0], ", not \"", absl::CEscape(reply), "\""));
+      }
+      ++commands;
+      json args = json::array();
+      for (size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+      return CommandRecord(conn.endpoint(), server.endpoint(), absl::AsciiStrToUpper(argv[0]), args,
+                           reply_type, std::move(value), request.size(), reply.size());
+    };
+    // A command answered by confirmations: `reply` is the first, `replies` all of them.
+    auto subscribing = [&](const std::vector<std::string>& argv, const std::vector<std::string>& wire,
+                           const std::vector<json>& values) {
+      json r = command(sub, argv, absl::StrJoin(wire, ""), push_type, values[0]);
+      r["replies"] = values;
+      return r;
+    };
+    // A message the subscriber gets when the publisher publishes.
+    auto publish = [&](const std::string& channel, const std::string& payload, const std::string& message,
+                       json value) {
+      want_pub.push_back(command(pub, {"PUBLISH", channel, payload}, ":1\r\n", "integer", 1));
+      const std::string got = sub.ReadExactly(message.size());
+      if (got != message) throw std::runtime_error("unexpected message " + absl::CEscape(got));
+      want_sub.push_back({{"type", "push"},          {"client", sub_client}, {"server", server.endpoint()},
+                          {"reply_type", push_type}, {"reply", value},       {"reply_bytes", message.size()}});
+    };
+
+    if (resp3) {
+      sub.Send(EncodeCommand({"CLIENT", "ID"}));
+      std::string id_reply;
+      while (id_reply.size() < 2 || id_reply.substr(id_reply.size() - 2) != "\r\n") {
+        id_reply += sub.ReadExactly(1);
+      }
+      const int64_t id = std::stoll(id_reply.substr(1));
+      ++commands;
+      want_sub.push_back(CommandRecord(sub_client, server.endpoint(), "CLIENT", {"ID"}, "integer", id,
+                                       EncodeCommand({"CLIENT", "ID"}).size(), id_reply.size()));
+      const std::string version = RedisServerVersion();
+      want_sub.push_back(command(sub, {"HELLO", "3"}, HelloReply(version, id), "map", HelloValue(version, id)));
+    }
+    want_sub.push_back(subscribing(
+        {"SUBSCRIBE", "a", "b", "c"},
+        {confirmation("subscribe", "a", 1), confirmation("subscribe", "b", 2), confirmation("subscribe", "c", 3)},
+        {{"subscribe", "a", 1}, {"subscribe", "b", 2}, {"subscribe", "c", 3}}));
+    want_sub.push_back(subscribing({"psubscribe", "p*"}, {confirmation("psubscribe", "p*", 4)},
+                                   {{"psubscribe", "p*", 4}}));
+    publish("b", "hello", absl::StrCat(agg, "3\r\n", bulk("message"), bulk("b"), bulk("hello")),
+            {"message", "b", "hello"});
+    publish("pq", "x", absl::StrCat(agg, "4\r\n", bulk("pmessage"), bulk("p*"), bulk("pq"), bulk("x")),
+            {"pmessage", "p*", "pq", "x"});
+    // RESP2 subscribed mode answers PING with an array; RESP3 as ever, and runs any command.
+    if (resp3) {
+      want_sub.push_back(command(sub, {"PING"}, "+PONG\r\n", "simple", "PONG"));
+      want_sub.push_back(command(sub, {"GET", "k"}, "_\r\n", "null", nullptr));
+    } else {
+      want_sub.push_back(command(sub, {"PING"}, "*2\r\n$4\r\npong\r\n$0\r\n\r\n", "array", {"pong", ""}));
+    }
+    {
+      // UNSUBSCRIBE without arguments: one confirmation per channel, in the server's order.
+      const std::string request = EncodeCommand({"UNSUBSCRIBE"});
+      sub.Send(request);
+      std::vector<std::string> wire;
+      json values = json::array();
+      std::set<std::string> channels;
+      for (int left = 3; left > 0; --left) {
+        const std::string got = sub.ReadExactly(confirmation("unsubscribe", "a", left).size());
+        const std::string channel = got.substr(got.find("\r\n$1\r\n") + 6, 1);
+        if (got != confirmation("unsubscribe", channel, left)) {
+          throw std::runtime_error("unexpected confirmation " + absl::CEscape(got));
+        }
+        channels.insert(channel);
+        wire.push_back(got);
+        values.push_back({"unsubscribe", channel, left});
+      }
+      EXPECT_EQ(channels, (std::set<std::string>{"a", "b", "c"}));
+      ++commands;
+      json r = CommandRecord(sub_client, server.endpoint(), "UNSUBSCRIBE", json::array(), push_type, values[0],
+                             request.size(), absl::StrJoin(wire, "").size());
+      r["replies"] = values;
+      want_sub.push_back(r);
+    }
+    // The last subscription goes: out of subscribed mode.
+    want_sub.push_back(subscribing({"PUNSUBSCRIBE"}, {confirmation("punsubscribe", "p*", 0)},
+                                   {{"punsubscribe", "p*", 0}}));
+    want_sub.push_back(command(sub, {"RPUSH", "l", "message", "x", "y"}, ":3\r\n", "integer", 3));
+    want_sub.push_back(command(sub, {"LRANGE", "l", "0", "-1"},
+                               absl::StrCat("*3\r\n", bulk("message"), bulk("x"), bulk("y")), "array",
+                               {"message", "x", "y"}));
+    want_sub.push_back(command(sub, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    want_pub.push_back(command(pub, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    sub.ExpectEof();
+    pub.ExpectEof();
+    sub.Close();
+    pub.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  for (const auto& [client, want] : {std::pair{sub_client, want_sub}, std::pair{pub_client, want_pub}}) {
+    const std::vector<json> got = RecordsOf(trace.records, client);
+    ASSERT_EQ(got.size(), want.size()) << client << "\n" << trace.summary;
+    for (size_t i = 0; i < want.size(); ++i) {
+      EXPECT_EQ(Timeless(got[i]), want[i]) << client << " record " << i;
+    }
+  }
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, sub_client), packets, sub_port, server.port());
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, pub_client), packets, pub_port, server.port());
+  EXPECT_EQ(trace.records.size(), want_sub.size() + want_pub.size());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, commands, commands, 0, 2));
+}
+
+TEST(LiveRedis, PubSubResp2) { ExpectPubSubRecords(/*resp3=*/false); }
+
+TEST(LiveRedis, PubSubResp3) { ExpectPubSubRecords(/*resp3=*/true); }
+
 // MULTI / EXEC / DISCARD, with WATCH: each queued command's record keeps its QUEUED reply and
 // carries its own result from EXEC's array, or what became of the transaction.
 TEST(LiveRedis, TransactionsLinkEachQueuedCommandToItsResult) {

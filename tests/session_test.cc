@@ -511,6 +511,304 @@ TEST(SessionReplyModeTest, FollowedWhenValuesAreNotKept) {
   EXPECT_EQ(counters.orphan_replies, 0u);
 }
 
+// Pub/sub and the protocol version, as Redis 7 answers them (checked against redis-server).
+
+// Each confirmation of a record's reply, "type:first scalar|..." (the record's reply alone
+// when it has no confirmations).
+std::string Confirmations(const Record& r) {
+  std::string out;
+  for (const Message* m : r.replies) {
+    const ValueNode* root = m->root();
+    if (!out.empty()) out += '|';
+    out += std::string(RespTypeName(root->type)) + ":";
+    for (const ValueNode* c = Message::first_child(root); c != root + root->subtree; c = Message::next_sibling(c)) {
+      out += std::string(m->data(*c)) + (c->type == RespType::kNull ? "(nil)" : "") + ",";
+    }
+  }
+  return out;
+}
+
+class ConfirmationSink : public RecordingSink {
+ public:
+  void Write(const Record& r) override {
+    RecordingSink::Write(r);
+    confirmations.push_back(Confirmations(r));
+    reply_bytes.push_back(r.reply_bytes());
+  }
+  std::vector<std::string> confirmations;
+  std::vector<uint64_t> reply_bytes;
+};
+
+class SessionPubSubTest : public ::testing::Test {
+ protected:
+  SessionPubSubTest()
+      : session_(options_, client_, server_, &sink_, &counters_),
+        requests_(RespRole::kRequest, RespLimits{}, session_.request_handler()),
+        replies_(RespRole::kReply, RespLimits{}, session_.reply_handler()) {
+    session_.set_request_parser(&requests_);
+  }
+  std::vector<std::string> Kinds() const {
+    std::vector<std::string> out;
+    for (const Seen& s : sink_.seen) out.push_back(s.kind + " " + s.words + " -> " + s.reply);
+    return out;
+  }
+
+  SessionOptions options_;
+  Endpoint client_{IpAddress{}, 50000};
+  Endpoint server_{IpAddress{}, 6379};
+  ConfirmationSink sink_;
+  SessionCounters counters_;
+  Session session_;
+  RespParser requests_;
+  RespParser replies_;
+};
+
+constexpr char kSubA[] = "*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n";
+constexpr char kSubB[] = "*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n";
+constexpr char kSubC[] = "*3\r\n$9\r\nsubscribe\r\n$1\r\nc\r\n:3\r\n";
+
+TEST_F(SessionPubSubTest, SubscribeToThreeChannelsTakesThreeConfirmations) {
+  requests_.Feed("*4\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$1\r\nb\r\n$1\r\nc\r\n", 1000);
+  replies_.Feed(kSubA, 2000);
+  replies_.Feed(kSubB, 3000);
+  EXPECT_TRUE(sink_.seen.empty());  // one confirmation is still due
+  replies_.Feed(kSubC, 4000);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "array:subscribe");
+  EXPECT_EQ(sink_.confirmations[0], "array:subscribe,a,1,|array:subscribe,b,2,|array:subscribe,c,3,");
+  EXPECT_EQ(sink_.seen[0].latency_ns, 3000);  // to the last confirmation
+  EXPECT_EQ(sink_.reply_bytes[0], 3 * std::string(kSubA).size());
+  EXPECT_EQ(counters_.replies, 1u);
+  EXPECT_EQ(counters_.pushes, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionPubSubTest, MessagesBetweenConfirmationsArePushes) {
+  requests_.Feed("SUBSCRIBE a b\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$2\r\nhi\r\n", 3);
+  replies_.Feed(kSubB, 4);
+  replies_.Feed("*4\r\n$8\r\npmessage\r\n$2\r\nb*\r\n$1\r\nb\r\n$2\r\nho\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"push  -> array:message",
+                                               "command SUBSCRIBE a b -> array:subscribe",
+                                               "push  -> array:pmessage"}));
+  EXPECT_EQ(sink_.confirmations[1], "array:subscribe,a,1,|array:subscribe,b,2,");
+  EXPECT_EQ(counters_.pushes, 2u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionPubSubTest, PingWhileSubscribedAndCommandsTheServerRefuses) {
+  requests_.Feed("SUBSCRIBE a\r\nPING\r\nGET k\r\nPING hi\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 3);
+  replies_.Feed("-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET "
+                "are allowed in this context\r\n", 4);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nx\r\n", 5);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$2\r\nhi\r\n", 6);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{
+                         "command SUBSCRIBE a -> array:subscribe", "command PING -> array:pong",
+                         "command GET k -> error:ERR Can't execute 'get': only (P|S)SUBSCRIBE / "
+                         "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context",
+                         "push  -> array:message", "command PING hi -> array:pong"}));
+  EXPECT_EQ(sink_.confirmations[1], "");  // PING's reply is no confirmation
+}
+
+TEST_F(SessionPubSubTest, UnsubscribeWithoutChannelsTakesOneConfirmationPerChannel) {
+  requests_.Feed("SUBSCRIBE a b\r\nPSUBSCRIBE p*\r\nUNSUBSCRIBE\r\nUNSUBSCRIBE\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed(kSubB, 2);
+  replies_.Feed("*3\r\n$10\r\npsubscribe\r\n$2\r\np*\r\n:3\r\n", 3);
+  // Channels go; the pattern stays, counted in the server's number.
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:2\r\n", 4);
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n", 5);
+  // Nothing left to unsubscribe from: one confirmation naming no channel.
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$-1\r\n:1\r\n", 6);
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.confirmations[2], "array:unsubscribe,b,2,|array:unsubscribe,a,1,");
+  EXPECT_EQ(sink_.confirmations[3], "array:unsubscribe,(nil),1,");
+  // Still subscribed to the pattern: its messages are pushes.
+  replies_.Feed("*4\r\n$8\r\npmessage\r\n$2\r\np*\r\n$2\r\npq\r\n$1\r\nx\r\n", 7);
+  ASSERT_EQ(sink_.seen.size(), 5u);
+  EXPECT_EQ(sink_.seen[4].kind, "push");
+}
+
+TEST_F(SessionPubSubTest, AtZeroSubscriptionsRepliesPairAsUsual) {
+  requests_.Feed("SUBSCRIBE a\r\nUNSUBSCRIBE a\r\nLRANGE l 0 -1\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n", 3);
+  // Out of subscribed mode, an array that reads like a message is a reply like any other.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n", 4);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command SUBSCRIBE a -> array:subscribe",
+                                               "command UNSUBSCRIBE a -> array:unsubscribe",
+                                               "command LRANGE l 0 -1 -> array:message"}));
+  EXPECT_EQ(counters_.pushes, 0u);
+}
+
+TEST_F(SessionPubSubTest, AnErrorAnswersASubscribeAlone) {
+  requests_.Feed("SUBSCRIBE\r\nPING\r\n", 1);
+  replies_.Feed("-ERR wrong number of arguments for 'subscribe' command\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{
+                         "command SUBSCRIBE -> error:ERR wrong number of arguments for 'subscribe' command",
+                         "command PING -> simple:PONG"}));
+  EXPECT_EQ(sink_.confirmations[0], "");
+}
+
+TEST_F(SessionPubSubTest, FewerConfirmationsThanExpectedEndTheRunAndTheNextReplyPairsOn) {
+  // Joined after two pattern subscriptions we never saw: the server's count of 3 reads as
+  // three channels, and UNSUBSCRIBE takes the one confirmation that comes.
+  requests_.Feed("SUBSCRIBE a\r\nUNSUBSCRIBE\r\nPING\r\n", 1);
+  replies_.Feed("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:3\r\n", 2);
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:2\r\n", 3);
+  EXPECT_EQ(sink_.seen.size(), 1u);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 4);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command SUBSCRIBE a -> array:subscribe",
+                                               "command UNSUBSCRIBE -> array:unsubscribe",
+                                               "command PING -> array:pong"}));
+  EXPECT_EQ(sink_.confirmations[1], "array:unsubscribe,a,2,");
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionPubSubTest, ShardChannelsAreCountedApart) {
+  requests_.Feed("SSUBSCRIBE s\r\nSUBSCRIBE a\r\nSUNSUBSCRIBE\r\n", 1);
+  replies_.Feed("*3\r\n$10\r\nssubscribe\r\n$1\r\ns\r\n:1\r\n", 2);
+  replies_.Feed(kSubA, 3);
+  replies_.Feed("*3\r\n$8\r\nsmessage\r\n$1\r\ns\r\n$1\r\nx\r\n", 4);
+  replies_.Feed("*3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command SSUBSCRIBE s -> array:ssubscribe",
+                                               "command SUBSCRIBE a -> array:subscribe",
+                                               "push  -> array:smessage",
+                                               "command SUNSUBSCRIBE -> array:sunsubscribe"}));
+}
+
+TEST_F(SessionPubSubTest, ConnectionEndingMidConfirmationsKeepsThoseThatCame) {
+  requests_.Feed("SUBSCRIBE a b c\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  session_.Close(NoReply::kClosed);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.confirmations[0], "array:subscribe,a,1,");
+  EXPECT_EQ(counters_.replies, 1u);
+}
+
+// RESP3: confirmations and messages are `>` pushes.
+TEST_F(SessionPubSubTest, Resp3PushesMidPipelineDoNotShiftPairing) {
+  requests_.Feed("GET a\r\nGET b\r\nGET c\r\n", 1);
+  replies_.Feed("$1\r\n1\r\n>2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\na\r\n$1\r\n2\r\n", 2);
+  replies_.Feed(">3\r\n$7\r\nmessage\r\n$1\r\nx\r\n$1\r\ny\r\n$1\r\n3\r\n", 3);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command GET a -> bulk:1", "push  -> push:invalidate",
+                                               "command GET b -> bulk:2", "push  -> push:message",
+                                               "command GET c -> bulk:3"}));
+}
+
+TEST_F(SessionPubSubTest, Resp3ConfirmationsAreTheSubscribesReplies) {
+  requests_.Feed("HELLO 3\r\nSUBSCRIBE a b\r\nGET k\r\nUNSUBSCRIBE\r\n", 1);
+  replies_.Feed("%1\r\n+proto\r\n:3\r\n", 2);
+  replies_.Feed(">3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n", 3);
+  replies_.Feed(">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 4);
+  replies_.Feed(">3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n", 5);
+  // RESP3 runs any command while subscribed: an array reply is a reply.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n", 6);
+  replies_.Feed(">3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:1\r\n>3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n", 7);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "push  -> push:message",
+                                               "command SUBSCRIBE a b -> push:subscribe",
+                                               "command GET k -> array:message",
+                                               "command UNSUBSCRIBE -> push:unsubscribe"}));
+  EXPECT_EQ(sink_.confirmations[2], "push:subscribe,a,1,|push:subscribe,b,2,");
+  EXPECT_EQ(sink_.confirmations[4], "push:unsubscribe,a,1,|push:unsubscribe,b,0,");
+  EXPECT_EQ(counters_.pushes, 1u);
+}
+
+TEST_F(SessionPubSubTest, Resp3ConfirmationNoCommandAwaitsIsAPush) {
+  // A cluster takes a shard channel away with an unasked-for sunsubscribe.
+  requests_.Feed("HELLO 3\r\nPING\r\n", 1);
+  replies_.Feed("%1\r\n+proto\r\n:3\r\n>3\r\n$12\r\nsunsubscribe\r\n$1\r\ns\r\n:0\r\n+PONG\r\n", 2);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "push  -> push:sunsubscribe", "command PING -> simple:PONG"}));
+}
+
+TEST_F(SessionPubSubTest, HelloSwitchesOnlyWhenTheServerAgrees) {
+  // HELLO 3 refused: still RESP2, where a message array while subscribed is a push.
+  requests_.Feed("HELLO 3\r\nSUBSCRIBE a\r\n", 1);
+  replies_.Feed("-NOPROTO unsupported protocol version\r\n", 2);
+  replies_.Feed(kSubA, 3);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 4);
+  EXPECT_EQ(sink_.seen.back().kind, "push");
+  // RESP3: the same array is an ordinary reply (LRANGE's, here).
+  requests_.Feed("RESET\r\nHELLO 3\r\nSUBSCRIBE a\r\nLRANGE l 0 -1\r\nHELLO 2\r\n", 5);
+  replies_.Feed("+RESET\r\n%1\r\n+proto\r\n:3\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n", 6);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 7);
+  replies_.Feed("*2\r\n$5\r\nproto\r\n:2\r\n", 8);
+  // Back in RESP2 and still subscribed: the array is a message again.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 9);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{
+                         "command HELLO 3 -> error:NOPROTO unsupported protocol version",
+                         "command SUBSCRIBE a -> array:subscribe", "push  -> array:message",
+                         "command RESET -> simple:RESET", "command HELLO 3 -> map:proto",
+                         "command SUBSCRIBE a -> push:subscribe", "command LRANGE l 0 -1 -> array:message",
+                         "command HELLO 2 -> array:proto", "push  -> array:message"}));
+}
+
+TEST_F(SessionPubSubTest, ResetLeavesSubscribedModeAndResp3) {
+  requests_.Feed("HELLO 3\r\nSUBSCRIBE a\r\nRESET\r\nLRANGE l 0 -1\r\n", 1);
+  replies_.Feed("%1\r\n+proto\r\n:3\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n+RESET\r\n", 2);
+  // RESP2 and no subscription: an array that reads like a message is LRANGE's reply.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n", 3);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "command SUBSCRIBE a -> push:subscribe",
+                                               "command RESET -> simple:RESET",
+                                               "command LRANGE l 0 -1 -> array:message"}));
+  // The same in RESP2 subscribed mode, where RESET is allowed.
+  requests_.Feed("SUBSCRIBE a\r\nRESET\r\nLRANGE l 0 -1\r\n", 4);
+  replies_.Feed(kSubA, 5);
+  replies_.Feed("+RESET\r\n*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nb\r\n", 6);
+  ASSERT_EQ(sink_.seen.size(), 7u);
+  EXPECT_EQ(sink_.seen[6].kind + " " + sink_.seen[6].reply, "command array:message");
+}
+
+TEST_F(SessionPubSubTest, ResetTheServerDoesNotAnswerStillResets) {
+  // RESET under CLIENT REPLY SKIP is run all the same: back to RESP2, where the message that
+  // follows the next SUBSCRIBE is an array.
+  requests_.Feed("HELLO 3\r\nCLIENT REPLY SKIP\r\nRESET\r\nSUBSCRIBE b\r\n", 1);
+  replies_.Feed("%1\r\n+proto\r\n:3\r\n", 2);
+  replies_.Feed("*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:1\r\n*3\r\n$7\r\nmessage\r\n$1\r\nb\r\n$1\r\nx\r\n", 3);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "command CLIENT REPLY SKIP -> none:reply_off",
+                                               "command RESET -> none:reply_off",
+                                               "command SUBSCRIBE b -> array:subscribe",
+                                               "push  -> array:message"}));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionPubSubTest, CommandNamesMatchInAnyCaseAndAcrossPieces) {
+  requests_.Feed("*3\r\n$11\r\nuNsUb", 1);
+  requests_.Feed("ScRiBe\r\n$1\r\na\r\n$1\r\nb\r\n", 2);
+  requests_.Feed("*2\r\n$9\r\nSUBSCRIBX\r\n$1\r\na\r\n", 3);
+  replies_.Feed("*3\r\n$11\r\nunsubscribe\r\n$1\r\na\r\n:0\r\n*3\r\n$11\r\nunsubscribe\r\n$1\r\nb\r\n:0\r\n", 4);
+  replies_.Feed("-ERR unknown command\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command uNsUbScRiBe a b -> array:unsubscribe",
+                                               "command SUBSCRIBX a -> error:ERR unknown command"}));
+  EXPECT_EQ(sink_.confirmations[0], "array:unsubscribe,a,0,|array:unsubscribe,b,0,");
+}
+
+TEST(SessionPubSubValuesTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("SUBSCRIBE a b\r\nPING\r\n", 1);
+  replies.Feed(kSubA, 2);
+  replies.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 3);
+  replies.Feed(kSubB, 4);
+  replies.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 5);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.pushes, 1u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
+  EXPECT_EQ(session.pending(), 0u);
+}
+
 // MULTI / EXEC / DISCARD, as Redis 7 answers them (checked against redis-server).
 
 // "words -> reply [transaction => exec_result]" for each record, in the order written.

@@ -245,6 +245,24 @@ TEST_F(SinkTest, TextLine) {
             "(0.092 ms)\n");
 }
 
+TEST_F(SinkTest, PubSubCommandWithEveryConfirmation) {
+  Message req = Make(Agg(RespType::kArray, {S("$SUBSCRIBE"), S("$a"), S("$b")}), kT0, kT0, 33);
+  Message a = Make(Agg(RespType::kArray, {S("$subscribe"), S("$a"), S(":1")}), kT0 + 50000, kT0 + 60000, 30);
+  Message b = Make(Agg(RespType::kArray, {S("$subscribe"), S("$b"), S(":2")}), kT0 + 70000, kT0 + 92000, 30);
+  const Message* confirmations[] = {&a, &b};
+  Record r = Command(req, &a);
+  r.replies = confirmations;
+  // Latency to the last confirmation; bytes of both.
+  EXPECT_EQ(Render<JsonSink>(r),
+            "{\"type\":\"command\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"cmd\":\"SUBSCRIBE\",\"args\":[\"a\",\"b\"],"
+            "\"reply_type\":\"array\",\"reply\":[\"subscribe\",\"a\",1],\"latency_us\":92,\"req_bytes\":33,"
+            "\"reply_bytes\":60,\"replies\":[[\"subscribe\",\"a\",1],[\"subscribe\",\"b\",2]]}\n");
+  EXPECT_EQ(Render<TextSink>(r),
+            "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 SUBSCRIBE a b -> [\"subscribe\", \"a\", "
+            "(integer) 1], [\"subscribe\", \"b\", (integer) 2] (0.092 ms)\n");
+}
+
 TEST_F(SinkTest, TextEscapesEverythingATerminalCouldObey) {
   Message req = Make(Agg(RespType::kArray, {S("$get"), S("$\x1b[2J\xff")}), kT0, kT0, 1);
   Message rep = Make(S("-ERR \x1b]0;x\x07"), kT0, kT0 + 1000000, 1);

@@ -54,6 +54,9 @@ struct Record {
   std::string_view server_name;
   const Message* request = nullptr;  // the command; null for a push
   const Message* reply = nullptr;    // null when no reply; the push itself for a push
+  // A pub/sub command's confirmations, one per channel, `reply` the first; empty for any
+  // other command.
+  absl::Span<const Message* const> replies;
   NoReply no_reply = NoReply::kAnswered;
   // Set when the client sent bytes that are not a valid request (Redis answers those
   // with a protocol error); `request` then holds no value.
@@ -73,8 +76,17 @@ struct Record {
   const ValueNode* exec_result = nullptr;
 
   int64_t ts_ns() const { return request ? request->first_ts_ns : reply->first_ts_ns; }
+  // The last message of the reply: a pub/sub command is answered once every confirmation is in.
+  const Message* last_reply() const { return replies.empty() ? reply : replies.back(); }
   // From the request's first byte to the reply's last byte.
-  int64_t latency_ns() const { return reply->last_ts_ns - request->first_ts_ns; }
+  int64_t latency_ns() const { return last_reply()->last_ts_ns - request->first_ts_ns; }
+  // The reply's size on the wire, every confirmation included.
+  uint64_t reply_bytes() const {
+    if (replies.empty()) return reply != nullptr ? reply->wire_bytes : 0;
+    uint64_t bytes = 0;
+    for (const Message* m : replies) bytes += m->wire_bytes;
+    return bytes;
+  }
 };
 
 // Where records go. One virtual call per record, none per byte.

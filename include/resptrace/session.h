@@ -1,6 +1,7 @@
 // One client connection's conversation: builds requests and replies from the two parsers'
 // events and pairs each reply with its command, in order, pipelining of any depth; commands
-// the server does not answer (CLIENT REPLY OFF / SKIP) take no reply.
+// the server does not answer (CLIENT REPLY OFF / SKIP) take no reply; a pub/sub command takes
+// every confirmation it gets, and messages are pushes (subscription.h).
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
@@ -14,6 +15,7 @@
 #include "resptrace/record.h"
 #include "resptrace/reply_mode.h"
 #include "resptrace/resp_parser.h"
+#include "resptrace/subscription.h"
 #include "resptrace/transaction.h"
 
 namespace resptrace {
@@ -101,6 +103,7 @@ class Session {
     std::string_view malformed;
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
     TxCommand tx = TxCommand::kNone;
+    PubSubRequest pubsub;
   };
 
  public:
@@ -125,11 +128,13 @@ class Session {
       builder_.Aggregate(type, count);
       reply_control_.Arguments(count);  // a request's only aggregate is the top-level one
       tx_command_.Arguments(count);
+      pubsub_.Arguments(count);
     }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
       reply_control_.Piece(piece);
       tx_command_.Piece(piece);
+      pubsub_.Piece(piece);
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -141,15 +146,20 @@ class Session {
     bool in_request_ = false;  // a request is being built in its slot
     ReplyControlMatcher reply_control_;
     TxCommandMatcher tx_command_;
+    PubSubRequestMatcher pubsub_;
   };
 
   // Builds replies from the reply parser's events.
   class ReplySide final : public Side {
    public:
     explicit ReplySide(Session& s) : Side(s) {}
-    void OnAggregate(RespType type, int64_t count) override { builder_.Aggregate(type, count); }
+    void OnAggregate(RespType type, int64_t count) override {
+      builder_.Aggregate(type, count);
+      pubsub_.Aggregate(type, count);
+    }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
+      pubsub_.Piece(piece);
       // An error is a scalar: when it is the reply, every piece from here on is its own.
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
     }
@@ -157,8 +167,11 @@ class Session {
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
+    PubSubReply pubsub() const { return pubsub_.reply(); }
+
    private:
     Message reply_;
+    PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
   };
@@ -184,7 +197,8 @@ class Session {
   // Inlined into Emit(), which runs once per command.
   [[gnu::always_inline]] inline void Write(Message& request, std::string_view malformed,
                                            Message* reply, NoReply why, TxOutcome tx,
-                                           ValueNode* exec_result);
+                                           ValueNode* exec_result,
+                                           absl::Span<Message* const> replies = {});
   // Writes the records a transaction held, the transaction having ended.
   void WriteHeld();
   // Fills the record's command, subcommand and key arguments from the command table.
@@ -216,6 +230,7 @@ class Session {
   bool cutting_short_ = false;
   ReplyMode reply_mode_;
   Transaction transaction_;
+  Subscriptions subscriptions_;
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
