@@ -181,8 +181,9 @@ void AppendSpecKeys(const KeySpec& spec, const Argv& argv, std::vector<uint32_t>
   if (spec.not_key || spec.begin.kind == BeginSearch::kUnknown) return;
   int64_t first = FirstKeyPosition(spec.begin, argv);
   if (first == 0) return;
-  int64_t last;
-  int64_t step;
+  // Set by every case that does not return; initialised for compilers that cannot tell.
+  int64_t last = 0;
+  int64_t step = 1;
   const FindKeys& f = spec.find;
   switch (f.kind) {
     case FindKeys::kRange:
