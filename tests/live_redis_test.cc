@@ -1019,6 +1019,112 @@ TEST(LiveRedis, CommandStillBlockedWhenCaptureEndsHasNoReply) {
   EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 2, 1, 1, 0));
 }
 
+// Reads one line the server sends (a status, an error, an integer or a bulk string's header),
+// CRLF included.
+std::string ReadLine(RawConnection& conn) {
+  std::string line;
+  while (line.size() < 2 || line.substr(line.size() - 2) != "\r\n") line += conn.ReadExactly(1);
+  return line;
+}
+
+// MONITOR: one connection monitors while another runs commands. After MONITOR's +OK every line
+// the server feeds is a push record; the other connection's records are as ever. Redis itself
+// hides AUTH's password in what it feeds; --redact-values hides the lines as any reply value.
+TEST(LiveRedis, MonitorLinesArePushesAndOtherConnectionsAreUnaffected) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/monitor.pcap";
+  const std::string password = "zx81-monitor-password";
+  std::vector<json> want_mon;
+  std::vector<json> want_other;
+  std::string mon_client;
+  std::string other_client;
+  uint16_t mon_port = 0;
+  uint16_t other_port = 0;
+  std::vector<std::string> lines;  // what MONITOR fed, without '+' and CRLF
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection mon(server.port());
+    RawConnection other(server.port());
+    mon_client = mon.endpoint();
+    other_client = other.endpoint();
+    mon_port = mon.local_port();
+    other_port = other.local_port();
+    auto command = [&](RawConnection& conn, const std::vector<std::string>& argv, const std::string& reply,
+                       const std::string& reply_type, json value) {
+      const std::string request = EncodeCommand(argv);
+      conn.Send(request);
+      EXPECT_EQ(conn.ReadExactly(reply.size()), reply) << argv[0];
+      json args = json::array();
+      for (size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+      return CommandRecord(conn.endpoint(), server.endpoint(), argv[0], args, reply_type, std::move(value),
+                           request.size(), reply.size());
+    };
+    want_mon.push_back(command(mon, {"MONITOR"}, "+OK\r\n", "simple", "OK"));
+    want_other.push_back(command(other, {"SET", "k", "v"}, "+OK\r\n", "simple", "OK"));
+    want_other.push_back(command(other, {"GET", "k"}, "$1\r\nv\r\n", "bulk", "v"));
+    {
+      const std::string request = EncodeCommand({"AUTH", password});
+      other.Send(request);
+      const std::string error = ReadLine(other);
+      ASSERT_EQ(error.substr(0, 5), "-ERR ");
+      json r = CommandRecord(other_client, server.endpoint(), "AUTH", json::array({{{"redacted", true}}}), "error",
+                             {{"error", error.substr(1, error.size() - 3)}}, request.size(), error.size());
+      r["error_prefix"] = "ERR";
+      want_other.push_back(r);
+    }
+    for (const char* args : {R"("SET" "k" "v")", R"("GET" "k")", R"x("AUTH" "(redacted)")x"}) {
+      const std::string line = ReadLine(mon);
+      const std::string text = line.substr(1, line.size() - 3);
+      EXPECT_EQ(line[0], '+');
+      EXPECT_THAT(text, ::testing::EndsWith(absl::StrCat(" [0 ", other_client, "] ", args)));
+      lines.push_back(text);
+      want_mon.push_back({{"type", "push"},       {"client", mon_client}, {"server", server.endpoint()},
+                          {"reply_type", "simple"}, {"reply", text},      {"reply_bytes", line.size()}});
+    }
+    want_mon.push_back(command(mon, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    mon.ExpectEof();
+    mon.Close();
+    want_other.push_back(command(other, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    other.ExpectEof();
+    other.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  for (const auto& [client, want] : {std::pair{mon_client, want_mon}, std::pair{other_client, want_other}}) {
+    const std::vector<json> got = RecordsOf(trace.records, client);
+    ASSERT_EQ(got.size(), want.size()) << client << "\n" << trace.summary;
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(Timeless(got[i]), want[i]) << client << " record " << i;
+  }
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, mon_client), packets, mon_port, server.port());
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, other_client), packets, other_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, 6, 6, 0, 3) + "  error replies: 1 ERR\n");
+
+  const Trace redacted = RunResptrace(pcap, server.port(), "json", {}, {"--redact-values"});
+  const Trace text = RunResptrace(pcap, server.port(), "text", {}, {"--redact-values"});
+  const Trace plain_text = RunResptrace(pcap, server.port(), "text");
+  for (const Trace* t : {&trace, &redacted, &text, &plain_text}) {
+    ASSERT_EQ(t->exit_status, 0) << t->summary;
+    EXPECT_EQ(absl::StrJoin(t->lines, "\n").find(password), std::string::npos);
+  }
+  const std::vector<json> hidden = RecordsOf(redacted.records, mon_client);
+  ASSERT_EQ(hidden.size(), want_mon.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(hidden[i + 1]["reply"], json({{"redacted", true}, {"len", lines[i].size()}}));
+  }
+  // Text escapes the lines' quotes: their timestamp and client, before the first quote, show.
+  for (const std::string& line : lines) {
+    const std::string head = line.substr(0, line.find('"'));
+    EXPECT_EQ(absl::StrJoin(text.lines, "\n").find(head), std::string::npos);
+    EXPECT_THAT(absl::StrJoin(plain_text.lines, "\n"), HasSubstr(head));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 
 // --redact-values on a real server's traffic: no value reaches any output, keys and command
