@@ -8,6 +8,7 @@ const char* ReplyControlMatcher::Expect(int64_t len) {
       if (argc_ == 3 && len == 6) return "client";
       if (argc_ != 1) return nullptr;
       switch (len) {
+        case 4: control_ = ReplyControl::kQuit; return "quit";
         case 5: control_ = ReplyControl::kReset; return "reset";
         case 7: control_ = ReplyControl::kMonitor; return "monitor";
       }
@@ -52,6 +53,7 @@ bool ReplyMode::RunSilently(ReplyControl control) {
   switch (control) {
     case ReplyControl::kNone:
     case ReplyControl::kMonitor:
+    case ReplyControl::kQuit:
       break;
     case ReplyControl::kOn:  // clears both flags, then answers +OK
       off_ = false;

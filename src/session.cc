@@ -277,6 +277,7 @@ void Session::Follow(ReplyControl control) {
   switch (control) {
     case ReplyControl::kMonitor: monitoring_ = true; break;
     case ReplyControl::kReset: monitoring_ = false; break;
+    case ReplyControl::kQuit: quit_ = true; break;
     default: break;
   }
 }
@@ -352,6 +353,9 @@ void Session::Desync(NoReply why) {
 }
 
 void Session::Close(NoReply why) {
+  // After QUIT's +OK the server closes: what was sent after it is never answered, whichever
+  // way the capture saw the connection end.
+  if (quit_) why = NoReply::kClosed;
   request_side_.EndInsideRequest();
   transaction_.Abandon();
   WriteHeld();

@@ -1125,6 +1125,44 @@ TEST(LiveRedis, MonitorLinesArePushesAndOtherConnectionsAreUnaffected) {
   }
 }
 
+// QUIT: answered +OK, then the server closes; a command pipelined after it gets no reply.
+TEST(LiveRedis, CommandsPipelinedAfterQuitAreClosed) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/quit.pcap";
+  const std::string ping = EncodeCommand({"PING"});
+  const std::string quit = EncodeCommand({"QUIT"});
+  std::string client;
+  uint16_t client_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    conn.Send(ping + quit + ping);
+    ASSERT_EQ(conn.ReadExactly(12), "+PONG\r\n+OK\r\n");
+    conn.ExpectEof();
+    conn.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
+        "the connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  json after = CommandRecord(client, server.endpoint(), "PING", json::array(), "none", nullptr, ping.size(), 0);
+  after["no_reply"] = "closed";
+  ASSERT_EQ(trace.records.size(), 3u) << trace.summary;
+  EXPECT_EQ(Timeless(trace.records[0]),
+            CommandRecord(client, server.endpoint(), "PING", json::array(), "simple", "PONG", ping.size(), 7));
+  EXPECT_EQ(Timeless(trace.records[1]),
+            CommandRecord(client, server.endpoint(), "QUIT", json::array(), "simple", "OK", quit.size(), 5));
+  EXPECT_EQ(Timeless(trace.records[2]), after);
+  ExpectRecordsCoverConnection(trace.records, packets, client_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 3, 2, 1, 0));
+}
+
 // ---------------------------------------------------------------------------------------------
 
 // --redact-values on a real server's traffic: no value reaches any output, keys and command

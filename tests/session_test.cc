@@ -1118,6 +1118,20 @@ TEST(SessionMonitorValuesTest, FollowedWhenValuesAreNotKept) {
   EXPECT_EQ(counters.orphan_replies, 0u);
 }
 
+TEST_F(SessionTest, CommandsAfterAnsweredQuitAreClosedHoweverTheConnectionEnds) {
+  requests_.Feed("PING\r\nQUIT\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n", 2);
+  session_.Close(NoReply::kReset);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"PING -> simple:PONG", "QUIT -> simple:OK",
+                                                         "PING -> none:closed"}));
+}
+
+TEST_F(SessionTest, UnansweredQuitKeepsTheConnectionsOwnEnd) {
+  requests_.Feed("QUIT\r\nPING\r\n", 1);
+  session_.Close(NoReply::kReset);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"QUIT -> none:reset", "PING -> none:reset"}));
+}
+
 TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   SessionOptions options;
   options.max_pending = 2;

@@ -2,7 +2,8 @@
 // events and pairs each reply with its command, in order, pipelining of any depth; commands
 // the server does not answer (CLIENT REPLY OFF / SKIP) take no reply; a pub/sub command takes
 // every confirmation it gets, and messages are pushes (subscription.h); after MONITOR's +OK,
-// the lines the server feeds the connection are pushes.
+// the lines the server feeds the connection are pushes; commands sent after an answered QUIT
+// are reported as closed.
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
@@ -105,7 +106,7 @@ class Session {
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
     TxCommand tx = TxCommand::kNone;
     PubSubRequest pubsub;
-    ReplyControl control = ReplyControl::kNone;  // MONITOR and RESET change the connection
+    ReplyControl control = ReplyControl::kNone;  // MONITOR, QUIT and RESET change the connection
   };
 
  public:
@@ -196,7 +197,7 @@ class Session {
   void OnRequest(ReplyControl control);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
   void WritePush(Message& reply);
-  // What an answered MONITOR or RESET does to the connection.
+  // What an answered MONITOR, QUIT or RESET does to the connection.
   void Follow(ReplyControl control);
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
@@ -246,6 +247,7 @@ class Session {
   Transaction transaction_;
   Subscriptions subscriptions_;
   bool monitoring_ = false;  // MONITOR was answered +OK: the server feeds the connection lines
+  bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
