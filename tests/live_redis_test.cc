@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -1161,6 +1162,79 @@ TEST(LiveRedis, CommandsPipelinedAfterQuitAreClosed) {
   EXPECT_EQ(Timeless(trace.records[2]), after);
   ExpectRecordsCoverConnection(trace.records, packets, client_port, server.port());
   EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 3, 2, 1, 0));
+}
+
+// Blocking commands: a BLPOP that times out gets a null reply after the real wait, and one that
+// another connection's RPUSH serves takes the pushed element, its latency covering the wait.
+TEST(LiveRedis, BlockingCommandsReportTheRealWait) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/blocking.pcap";
+  const std::string timed_out = EncodeCommand({"BLPOP", "empty", "1"});
+  const std::string served = EncodeCommand({"BLPOP", "jobs", "10"});
+  const std::string served_reply = "*2\r\n$4\r\njobs\r\n$5\r\njob-1\r\n";
+  const std::string quit = EncodeCommand({"QUIT"});
+  std::string waiter_client;
+  std::string pusher_client;
+  uint16_t waiter_port = 0;
+  uint16_t pusher_port = 0;
+  size_t polls = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection waiter(server.port());
+    RawConnection pusher(server.port());
+    waiter_client = waiter.endpoint();
+    pusher_client = pusher.endpoint();
+    waiter_port = waiter.local_port();
+    pusher_port = pusher.local_port();
+    waiter.Send(timed_out);
+    ASSERT_EQ(waiter.ReadExactly(5), "*-1\r\n");
+    waiter.Send(served);
+    // Pushes only once the server holds the BLPOP blocked.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (bool blocked = false; !blocked;) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "BLPOP never blocked";
+      pusher.Send(EncodeCommand({"INFO", "clients"}));
+      const std::string header = ReadLine(pusher);
+      const std::string body = pusher.ReadExactly(std::stoul(header.substr(1)) + 2);
+      blocked = body.find("blocked_clients:1\r\n") != std::string::npos;
+      ++polls;
+    }
+    pusher.Send(EncodeCommand({"RPUSH", "jobs", "job-1"}));
+    ASSERT_EQ(pusher.ReadExactly(4), ":1\r\n");
+    ASSERT_EQ(waiter.ReadExactly(served_reply.size()), served_reply);
+    for (RawConnection* conn : {&waiter, &pusher}) {
+      conn->Send(quit);
+      ASSERT_EQ(conn->ReadExactly(5), "+OK\r\n");
+      conn->ExpectEof();
+      conn->Close();
+    }
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  const std::vector<json> waits = RecordsOf(trace.records, waiter_client);
+  const std::vector<json> pushes = RecordsOf(trace.records, pusher_client);
+  ASSERT_EQ(waits.size(), 3u) << trace.summary;
+  ASSERT_EQ(pushes.size(), polls + 2) << trace.summary;
+  const std::string srv = server.endpoint();
+  EXPECT_EQ(Timeless(waits[0]),
+            CommandRecord(waiter_client, srv, "BLPOP", {"empty", "1"}, "null", nullptr, timed_out.size(), 5));
+  EXPECT_EQ(Timeless(waits[1]), CommandRecord(waiter_client, srv, "BLPOP", {"jobs", "10"}, "array",
+                                              {"jobs", "job-1"}, served.size(), served_reply.size()));
+  EXPECT_EQ(Timeless(waits[2]), CommandRecord(waiter_client, srv, "QUIT", json::array(), "simple", "OK",
+                                              quit.size(), 5));
+  EXPECT_GE(waits[0].at("latency_us").get<double>(), 1e6);
+  const json& rpush = pushes[polls];
+  EXPECT_EQ(rpush.at("cmd"), "RPUSH");
+  EXPECT_GE(waits[1].at("latency_us").get<double>(), static_cast<double>(TsMicros(rpush) - TsMicros(waits[1])));
+  ExpectRecordsCoverConnection(waits, packets, waiter_port, server.port());
+  ExpectRecordsCoverConnection(pushes, packets, pusher_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, polls + 5, polls + 5, 0, 0));
 }
 
 // ---------------------------------------------------------------------------------------------
