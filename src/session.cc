@@ -318,7 +318,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   }
   Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
   if (answer == nullptr) return;  // one of several confirmations: more are due
-  if (front.control != ReplyControl::kNone && !IsError(answer->root_type())) Follow(front.control);
+  if (front.control != ReplyControl::kNone && !IsError(answer->root_type())) {
+    Follow(front.control);
+  }
   Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;

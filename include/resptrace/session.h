@@ -167,7 +167,8 @@ class Session {
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
       // A MONITOR line is a status that starts with its timestamp's digits; the server's own
       // statuses (OK, PONG, RESET) start with letters. Read only while the connection monitors.
-      if (s_.monitoring_ && !line_read_ && !piece.data.empty() && reply_.root_type() == RespType::kSimpleString) {
+      if (s_.monitoring_ && !line_read_ && !piece.data.empty() &&
+          reply_.root_type() == RespType::kSimpleString) {
         line_read_ = true;
         monitor_line_ = piece.data[0] >= '0' && piece.data[0] <= '9';
       }
@@ -196,7 +197,7 @@ class Session {
   // `control` is what it does to the reply mode, if it is complete and well formed.
   void OnRequest(ReplyControl control);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
-  void WritePush(Message& reply);
+  void WritePush(Message& reply);  // server data that answers no command
   // What an answered MONITOR, QUIT or RESET does to the connection.
   void Follow(ReplyControl control);
   void OnRequestLost();                // requests went missing: later replies are out of step
