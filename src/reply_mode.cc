@@ -6,9 +6,11 @@ const char* ReplyControlMatcher::Expect(int64_t len) {
   switch (argument_) {
     case 0:
       if (argc_ == 3 && len == 6) return "client";
-      if (argc_ == 1 && len == 5) {
-        control_ = ReplyControl::kReset;
-        return "reset";
+      if (argc_ != 1) return nullptr;
+      switch (len) {
+        case 4: control_ = ReplyControl::kQuit; return "quit";
+        case 5: control_ = ReplyControl::kReset; return "reset";
+        case 7: control_ = ReplyControl::kMonitor; return "monitor";
       }
       return nullptr;
     case 1:
@@ -50,6 +52,8 @@ bool ReplyMode::RunSilently(ReplyControl control) {
   bool skip_next = false;
   switch (control) {
     case ReplyControl::kNone:
+    case ReplyControl::kMonitor:
+    case ReplyControl::kQuit:
       break;
     case ReplyControl::kOn:  // clears both flags, then answers +OK
       off_ = false;

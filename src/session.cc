@@ -100,6 +100,8 @@ void Session::RequestSide::EndInsideRequest() {
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   builder_.Begin(&reply_, ts_ns, false);
   pubsub_.Begin(s_.subscriptions_.watching());
+  line_read_ = false;
+  monitor_line_ = false;
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
 }
@@ -142,6 +144,7 @@ Session::Pending& Session::StartRequest() {
   p.malformed = {};
   p.tx = TxCommand::kNone;
   p.pubsub = {};
+  p.control = ReplyControl::kNone;
   return p;
 }
 
@@ -234,7 +237,9 @@ void Session::EmitOldestUnanswered(NoReply why) {
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
   // The server runs every request it gets, in order, whatever we make of its replies.
-  const bool silent = reply_mode_.RunSilently(control);
+  // A MONITOR sent while monitoring is ignored: no +OK.
+  const bool silent =
+      reply_mode_.RunSilently(control) || (control == ReplyControl::kMonitor && monitoring_);
   if (!desynced_ && waiting_ >= options_.max_pending) {
     ++counters_->pending_overflows;
     Desync(NoReply::kDesync);
@@ -245,6 +250,7 @@ void Session::OnRequest(ReplyControl control) {
     return;
   }
   Pending& p = Waiting(waiting_);
+  p.control = control;
   // After lost requests, one of them may have changed the reply mode: expect a reply, so
   // that one that comes shows the connection out of step rather than pairing.
   p.silent = silent && in_step_pending_ == SIZE_MAX;
@@ -255,21 +261,38 @@ void Session::OnRequest(ReplyControl control) {
   ++waiting_;
 }
 
+void Session::WritePush(Message& reply) {
+  ++counters_->pushes;
+  Record r;
+  r.kind = RecordKind::kPush;
+  r.client = &client_;
+  r.server = &server_;
+  r.client_name = client_name_;
+  r.server_name = server_name_;
+  r.reply = &reply;
+  sink_->Write(r);
+}
+
+void Session::Follow(ReplyControl control) {
+  switch (control) {
+    case ReplyControl::kMonitor: monitoring_ = true; break;
+    case ReplyControl::kReset: monitoring_ = false; break;
+    case ReplyControl::kQuit: quit_ = true; break;
+    default: break;
+  }
+}
+
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
+  if (reply_side_.monitor_line()) {
+    WritePush(reply);
+    return;
+  }
   const PubSubReply seen = reply_side_.pubsub();
   // Only a confirmation needs the command it may answer.
   const PubSubRequest* awaiting =
       seen.kind != PubSub::kNone && waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
   if (subscriptions_.IsPush(reply.root_type(), seen, awaiting)) {
-    ++counters_->pushes;
-    Record r;
-    r.kind = RecordKind::kPush;
-    r.client = &client_;
-    r.server = &server_;
-    r.client_name = client_name_;
-    r.server_name = server_name_;
-    r.reply = &reply;
-    sink_->Write(r);
+    WritePush(reply);
     return;
   }
   if (in_step_pending_ == 0) {
@@ -295,6 +318,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   }
   Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
   if (answer == nullptr) return;  // one of several confirmations: more are due
+  if (front.control != ReplyControl::kNone && !IsError(answer->root_type())) {
+    Follow(front.control);
+  }
   Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
@@ -329,6 +355,9 @@ void Session::Desync(NoReply why) {
 }
 
 void Session::Close(NoReply why) {
+  // After QUIT's +OK the server closes: what was sent after it is never answered, whichever
+  // way the capture saw the connection end.
+  if (quit_) why = NoReply::kClosed;
   request_side_.EndInsideRequest();
   transaction_.Abandon();
   WriteHeld();

@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cmath>
 #include <ctime>
 #include <nlohmann/json.hpp>
@@ -1017,6 +1018,223 @@ TEST(LiveRedis, CommandStillBlockedWhenCaptureEndsHasNoReply) {
   EXPECT_EQ(Timeless(trace.records[1]), blocked);
   ExpectRecordsCoverConnection(trace.records, packets, conn.local_port(), server.port());
   EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 2, 1, 1, 0));
+}
+
+// Reads one line the server sends (a status, an error, an integer or a bulk string's header),
+// CRLF included.
+std::string ReadLine(RawConnection& conn) {
+  std::string line;
+  while (line.size() < 2 || line.substr(line.size() - 2) != "\r\n") line += conn.ReadExactly(1);
+  return line;
+}
+
+// MONITOR: one connection monitors while another runs commands. After MONITOR's +OK every line
+// the server feeds is a push record; the other connection's records are as ever. Redis itself
+// hides AUTH's password in what it feeds; --redact-values hides the lines as any reply value.
+TEST(LiveRedis, MonitorLinesArePushesAndOtherConnectionsAreUnaffected) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/monitor.pcap";
+  const std::string password = "zx81-monitor-password";
+  std::vector<json> want_mon;
+  std::vector<json> want_other;
+  std::string mon_client;
+  std::string other_client;
+  uint16_t mon_port = 0;
+  uint16_t other_port = 0;
+  std::vector<std::string> lines;  // what MONITOR fed, without '+' and CRLF
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection mon(server.port());
+    RawConnection other(server.port());
+    mon_client = mon.endpoint();
+    other_client = other.endpoint();
+    mon_port = mon.local_port();
+    other_port = other.local_port();
+    auto command = [&](RawConnection& conn, const std::vector<std::string>& argv, const std::string& reply,
+                       const std::string& reply_type, json value) {
+      const std::string request = EncodeCommand(argv);
+      conn.Send(request);
+      EXPECT_EQ(conn.ReadExactly(reply.size()), reply) << argv[0];
+      json args = json::array();
+      for (size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+      return CommandRecord(conn.endpoint(), server.endpoint(), argv[0], args, reply_type, std::move(value),
+                           request.size(), reply.size());
+    };
+    want_mon.push_back(command(mon, {"MONITOR"}, "+OK\r\n", "simple", "OK"));
+    want_other.push_back(command(other, {"SET", "k", "v"}, "+OK\r\n", "simple", "OK"));
+    want_other.push_back(command(other, {"GET", "k"}, "$1\r\nv\r\n", "bulk", "v"));
+    {
+      const std::string request = EncodeCommand({"AUTH", password});
+      other.Send(request);
+      const std::string error = ReadLine(other);
+      ASSERT_EQ(error.substr(0, 5), "-ERR ");
+      json r = CommandRecord(other_client, server.endpoint(), "AUTH", json::array({{{"redacted", true}}}), "error",
+                             {{"error", error.substr(1, error.size() - 3)}}, request.size(), error.size());
+      r["error_prefix"] = "ERR";
+      want_other.push_back(r);
+    }
+    for (const char* args : {R"("SET" "k" "v")", R"("GET" "k")", R"x("AUTH" "(redacted)")x"}) {
+      const std::string line = ReadLine(mon);
+      const std::string text = line.substr(1, line.size() - 3);
+      EXPECT_EQ(line[0], '+');
+      EXPECT_THAT(text, ::testing::EndsWith(absl::StrCat(" [0 ", other_client, "] ", args)));
+      lines.push_back(text);
+      want_mon.push_back({{"type", "push"},       {"client", mon_client}, {"server", server.endpoint()},
+                          {"reply_type", "simple"}, {"reply", text},      {"reply_bytes", line.size()}});
+    }
+    want_mon.push_back(command(mon, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    mon.ExpectEof();
+    mon.Close();
+    want_other.push_back(command(other, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+    other.ExpectEof();
+    other.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  for (const auto& [client, want] : {std::pair{mon_client, want_mon}, std::pair{other_client, want_other}}) {
+    const std::vector<json> got = RecordsOf(trace.records, client);
+    ASSERT_EQ(got.size(), want.size()) << client << "\n" << trace.summary;
+    for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(Timeless(got[i]), want[i]) << client << " record " << i;
+  }
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, mon_client), packets, mon_port, server.port());
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, other_client), packets, other_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, 6, 6, 0, 3) + "  error replies: 1 ERR\n");
+
+  const Trace redacted = RunResptrace(pcap, server.port(), "json", {}, {"--redact-values"});
+  const Trace text = RunResptrace(pcap, server.port(), "text", {}, {"--redact-values"});
+  const Trace plain_text = RunResptrace(pcap, server.port(), "text");
+  for (const Trace* t : {&trace, &redacted, &text, &plain_text}) {
+    ASSERT_EQ(t->exit_status, 0) << t->summary;
+    EXPECT_EQ(absl::StrJoin(t->lines, "\n").find(password), std::string::npos);
+  }
+  const std::vector<json> hidden = RecordsOf(redacted.records, mon_client);
+  ASSERT_EQ(hidden.size(), want_mon.size());
+  for (size_t i = 0; i < lines.size(); ++i) {
+    EXPECT_EQ(hidden[i + 1]["reply"], json({{"redacted", true}, {"len", lines[i].size()}}));
+  }
+  // Text escapes the lines' quotes: their timestamp and client, before the first quote, show.
+  for (const std::string& line : lines) {
+    const std::string head = line.substr(0, line.find('"'));
+    EXPECT_EQ(absl::StrJoin(text.lines, "\n").find(head), std::string::npos);
+    EXPECT_THAT(absl::StrJoin(plain_text.lines, "\n"), HasSubstr(head));
+  }
+}
+
+// QUIT: answered +OK, then the server closes; a command pipelined after it gets no reply.
+TEST(LiveRedis, CommandsPipelinedAfterQuitAreClosed) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/quit.pcap";
+  const std::string ping = EncodeCommand({"PING"});
+  const std::string quit = EncodeCommand({"QUIT"});
+  std::string client;
+  uint16_t client_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    conn.Send(ping + quit + ping);
+    ASSERT_EQ(conn.ReadExactly(12), "+PONG\r\n+OK\r\n");
+    conn.ExpectEof();
+    conn.Close();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
+        "the connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  json after = CommandRecord(client, server.endpoint(), "PING", json::array(), "none", nullptr, ping.size(), 0);
+  after["no_reply"] = "closed";
+  ASSERT_EQ(trace.records.size(), 3u) << trace.summary;
+  EXPECT_EQ(Timeless(trace.records[0]),
+            CommandRecord(client, server.endpoint(), "PING", json::array(), "simple", "PONG", ping.size(), 7));
+  EXPECT_EQ(Timeless(trace.records[1]),
+            CommandRecord(client, server.endpoint(), "QUIT", json::array(), "simple", "OK", quit.size(), 5));
+  EXPECT_EQ(Timeless(trace.records[2]), after);
+  ExpectRecordsCoverConnection(trace.records, packets, client_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, 3, 2, 1, 0));
+}
+
+// Blocking commands: a BLPOP that times out gets a null reply after the real wait, and one that
+// another connection's RPUSH serves takes the pushed element, its latency covering the wait.
+TEST(LiveRedis, BlockingCommandsReportTheRealWait) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/blocking.pcap";
+  const std::string timed_out = EncodeCommand({"BLPOP", "empty", "1"});
+  const std::string served = EncodeCommand({"BLPOP", "jobs", "10"});
+  const std::string served_reply = "*2\r\n$4\r\njobs\r\n$5\r\njob-1\r\n";
+  const std::string quit = EncodeCommand({"QUIT"});
+  std::string waiter_client;
+  std::string pusher_client;
+  uint16_t waiter_port = 0;
+  uint16_t pusher_port = 0;
+  size_t polls = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection waiter(server.port());
+    RawConnection pusher(server.port());
+    waiter_client = waiter.endpoint();
+    pusher_client = pusher.endpoint();
+    waiter_port = waiter.local_port();
+    pusher_port = pusher.local_port();
+    waiter.Send(timed_out);
+    ASSERT_EQ(waiter.ReadExactly(5), "*-1\r\n");
+    waiter.Send(served);
+    // Pushes only once the server holds the BLPOP blocked.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (bool blocked = false; !blocked;) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "BLPOP never blocked";
+      pusher.Send(EncodeCommand({"INFO", "clients"}));
+      const std::string header = ReadLine(pusher);
+      const std::string body = pusher.ReadExactly(std::stoul(header.substr(1)) + 2);
+      blocked = body.find("blocked_clients:1\r\n") != std::string::npos;
+      ++polls;
+    }
+    pusher.Send(EncodeCommand({"RPUSH", "jobs", "job-1"}));
+    ASSERT_EQ(pusher.ReadExactly(4), ":1\r\n");
+    ASSERT_EQ(waiter.ReadExactly(served_reply.size()), served_reply);
+    for (RawConnection* conn : {&waiter, &pusher}) {
+      conn->Send(quit);
+      ASSERT_EQ(conn->ReadExactly(5), "+OK\r\n");
+      conn->ExpectEof();
+      conn->Close();
+    }
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
+        "both connections closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  const std::vector<json> waits = RecordsOf(trace.records, waiter_client);
+  const std::vector<json> pushes = RecordsOf(trace.records, pusher_client);
+  ASSERT_EQ(waits.size(), 3u) << trace.summary;
+  ASSERT_EQ(pushes.size(), polls + 2) << trace.summary;
+  const std::string srv = server.endpoint();
+  EXPECT_EQ(Timeless(waits[0]),
+            CommandRecord(waiter_client, srv, "BLPOP", {"empty", "1"}, "null", nullptr, timed_out.size(), 5));
+  EXPECT_EQ(Timeless(waits[1]), CommandRecord(waiter_client, srv, "BLPOP", {"jobs", "10"}, "array",
+                                              {"jobs", "job-1"}, served.size(), served_reply.size()));
+  EXPECT_EQ(Timeless(waits[2]), CommandRecord(waiter_client, srv, "QUIT", json::array(), "simple", "OK",
+                                              quit.size(), 5));
+  EXPECT_GE(waits[0].at("latency_us").get<double>(), 1e6);
+  const json& rpush = pushes[polls];
+  EXPECT_EQ(rpush.at("cmd"), "RPUSH");
+  EXPECT_GE(waits[1].at("latency_us").get<double>(), static_cast<double>(TsMicros(rpush) - TsMicros(waits[1])));
+  ExpectRecordsCoverConnection(waits, packets, waiter_port, server.port());
+  ExpectRecordsCoverConnection(pushes, packets, pusher_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, polls + 5, polls + 5, 0, 0));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1047,6 +1047,91 @@ TEST(SessionTransactionTest, FollowedWhenValuesAreNotKept) {
   EXPECT_EQ(counters.replies, 3u);
 }
 
+// MONITOR, as redis-server 7.0 answers it: lines after +OK, its own commands' lines after their
+// replies, keyspace commands refused, a second MONITOR ignored, RESET ending it.
+constexpr char kLineSet[] = "+1700000000.123456 [0 127.0.0.1:50001] \"SET\" \"k\" \"v\"\r\n";
+constexpr char kLinePing[] = "+1700000000.223456 [0 127.0.0.1:50000] \"PING\"\r\n";
+
+TEST_F(SessionTest, AfterMonitorsOkEveryLineIsAPush) {
+  requests_.Feed("MONITOR\r\n", 1);
+  replies_.Feed("+OK\r\n", 2);
+  replies_.Feed(kLineSet, 3);
+  requests_.Feed("PING\r\nGET k\r\nmonitor\r\nECHO 12\r\n", 4);
+  replies_.Feed(std::string("+PONG\r\n") + kLinePing + "-ERR Replica can't interact with the keyspace\r\n" +
+                    "$2\r\n12\r\n",
+                5);
+  EXPECT_EQ(Pairs(sink_.seen),
+            (std::vector<std::string>{"MONITOR -> simple:OK",
+                                      " -> simple:1700000000.123456 [0 127.0.0.1:50001] \"SET\" \"k\" \"v\"",
+                                      "PING -> simple:PONG",
+                                      " -> simple:1700000000.223456 [0 127.0.0.1:50000] \"PING\"",
+                                      "GET k -> error:ERR Replica can't interact with the keyspace",
+                                      "monitor -> none:reply_off",
+                                      "ECHO 12 -> bulk:12"}));
+  EXPECT_EQ(sink_.seen[1].kind, "push");
+  EXPECT_EQ(sink_.seen[3].kind, "push");
+  EXPECT_EQ(counters_.pushes, 2u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, MonitorLineSplitAcrossSegmentsIsStillAPush) {
+  requests_.Feed("MONITOR\r\n", 1);
+  replies_.Feed("+OK\r\n+", 2);
+  replies_.Feed("1700000000.1 [0 127.0.0.1:50001] \"PING\"\r\n", 3);
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].kind, "push");
+}
+
+TEST_F(SessionTest, ResetEndsMonitoring) {
+  requests_.Feed("MONITOR\r\nRESET\r\nPING\r\nMONITOR\r\n", 1);
+  replies_.Feed(std::string("+OK\r\n") + kLineSet + "+RESET\r\n+PONG\r\n+OK\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen),
+            (std::vector<std::string>{"MONITOR -> simple:OK",
+                                      " -> simple:1700000000.123456 [0 127.0.0.1:50001] \"SET\" \"k\" \"v\"",
+                                      "RESET -> simple:RESET", "PING -> simple:PONG",
+                                      "MONITOR -> simple:OK"}));
+}
+
+TEST_F(SessionTest, RefusedMonitorDoesNotMonitor) {
+  requests_.Feed("MONITOR\r\nMONITOR x\r\nPING\r\n", 1);
+  // A status that starts with a digit is a reply while not monitoring.
+  replies_.Feed("-NOPERM no\r\n-ERR wrong number of arguments\r\n+1 PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"MONITOR -> error:NOPERM no",
+                                                         "MONITOR x -> error:ERR wrong number of arguments",
+                                                         "PING -> simple:1 PONG"}));
+  EXPECT_EQ(counters_.pushes, 0u);
+}
+
+TEST(SessionMonitorValuesTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  SessionCounters counters;
+  NullSink sink;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("MONITOR\r\nPING\r\n", 1);
+  replies.Feed(std::string("+OK\r\n") + kLineSet + "+PONG\r\n" + kLinePing, 2);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.pushes, 2u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
+}
+
+TEST_F(SessionTest, CommandsAfterAnsweredQuitAreClosedHoweverTheConnectionEnds) {
+  requests_.Feed("PING\r\nQUIT\r\nPING\r\n", 1);
+  replies_.Feed("+PONG\r\n+OK\r\n", 2);
+  session_.Close(NoReply::kReset);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"PING -> simple:PONG", "QUIT -> simple:OK",
+                                                         "PING -> none:closed"}));
+}
+
+TEST_F(SessionTest, UnansweredQuitKeepsTheConnectionsOwnEnd) {
+  requests_.Feed("QUIT\r\nPING\r\n", 1);
+  session_.Close(NoReply::kReset);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"QUIT -> none:reset", "PING -> none:reset"}));
+}
+
 TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   SessionOptions options;
   options.max_pending = 2;

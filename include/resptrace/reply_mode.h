@@ -1,6 +1,7 @@
 // CLIENT REPLY ON | OFF | SKIP and RESET: the commands that decide whether the server
 // answers a connection's commands, followed as the server follows them, so that a command
-// it does not answer takes no reply meant for a later one.
+// it does not answer takes no reply meant for a later one. MONITOR and QUIT, which change
+// what the connection is, are recognised here too: one matcher reads every request.
 #ifndef RESPTRACE_REPLY_MODE_H_
 #define RESPTRACE_REPLY_MODE_H_
 
@@ -17,6 +18,8 @@ enum class ReplyControl : uint8_t {
   kOff,    // CLIENT REPLY OFF
   kSkip,   // CLIENT REPLY SKIP
   kReset,  // RESET
+  kMonitor,  // MONITOR, without arguments
+  kQuit,     // QUIT, without arguments
 };
 
 // Recognises a ReplyControl command from a request's parser events, names matched ignoring

@@ -1,7 +1,9 @@
 // One client connection's conversation: builds requests and replies from the two parsers'
 // events and pairs each reply with its command, in order, pipelining of any depth; commands
 // the server does not answer (CLIENT REPLY OFF / SKIP) take no reply; a pub/sub command takes
-// every confirmation it gets, and messages are pushes (subscription.h).
+// every confirmation it gets, and messages are pushes (subscription.h); after MONITOR's +OK,
+// the lines the server feeds the connection are pushes; commands sent after an answered QUIT
+// are reported as closed.
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
@@ -104,6 +106,7 @@ class Session {
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
     TxCommand tx = TxCommand::kNone;
     PubSubRequest pubsub;
+    ReplyControl control = ReplyControl::kNone;  // MONITOR, QUIT and RESET change the connection
   };
 
  public:
@@ -162,15 +165,25 @@ class Session {
       pubsub_.Piece(piece);
       // An error is a scalar: when it is the reply, every piece from here on is its own.
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
+      // A MONITOR line is a status that starts with its timestamp's digits; the server's own
+      // statuses (OK, PONG, RESET) start with letters. Read only while the connection monitors.
+      if (s_.monitoring_ && !line_read_ && !piece.data.empty() &&
+          reply_.root_type() == RespType::kSimpleString) {
+        line_read_ = true;
+        monitor_line_ = piece.data[0] >= '0' && piece.data[0] <= '9';
+      }
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
     PubSubReply pubsub() const { return pubsub_.reply(); }
+    bool monitor_line() const { return monitor_line_; }
 
    private:
     Message reply_;
+    bool line_read_ = false;     // the first byte of a status reply was looked at
+    bool monitor_line_ = false;  // the reply is a line MONITOR feeds
     PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
@@ -184,6 +197,9 @@ class Session {
   // `control` is what it does to the reply mode, if it is complete and well formed.
   void OnRequest(ReplyControl control);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
+  void WritePush(Message& reply);  // server data that answers no command
+  // What an answered MONITOR, QUIT or RESET does to the connection.
+  void Follow(ReplyControl control);
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
   // Out of step for good: every waiting command is reported with `why`, and from now on
@@ -231,6 +247,8 @@ class Session {
   ReplyMode reply_mode_;
   Transaction transaction_;
   Subscriptions subscriptions_;
+  bool monitoring_ = false;  // MONITOR was answered +OK: the server feeds the connection lines
+  bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
