@@ -352,10 +352,7 @@ struct ScriptCapture {
     client = conn.endpoint();
     client_port = conn.local_port();
     steps = RunScript(conn);
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
-        "the script's connection closed both ways");
-    const PacketCapture::Result stopped = capture.Stop();
+    const PacketCapture::Result stopped = capture.StopOnceClosed(server.port(), 1);
     if (stopped.dropped_by_kernel != 0)
       throw std::runtime_error("tcpdump dropped packets: " + stopped.log);
     packets = ReadPcapFile(pcap);
@@ -509,12 +506,7 @@ TEST(LiveRedis, RedisCliCommands) {
         EXPECT_EQ(r.out, run.out);
       }
     }
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) {
-          return ConnectionsClosed(p, server.port(), runs.size());
-        },
-        "every redis-cli connection closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), runs.size()).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const std::vector<uint16_t> clients = ClientPorts(packets, server.port());
@@ -598,10 +590,7 @@ TEST(LiveRedis, ClientReplyModesLeaveNoReplyOnTheWrongCommand) {
     run({Cmd({"QUIT"}, "+OK\r\n", "simple", "OK", "")});
     conn.ExpectEof();
     conn.Close();
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
-        "the connection closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 1).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -755,10 +744,7 @@ void ExpectPubSubRecords(bool resp3) {
     pub.ExpectEof();
     sub.Close();
     pub.Close();
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
-        "both connections closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 2).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -855,10 +841,7 @@ TEST(LiveRedis, TransactionsLinkEachQueuedCommandToItsResult) {
     }
     other.ExpectEof();
     other.Close();
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
-        "both connections closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 2).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -915,12 +898,7 @@ TEST(LiveRedis, RedisBenchmarkPipelined) {
         {"redis-benchmark", "-p", std::to_string(server.port()), "-n", std::to_string(kRequests),
          "-c", std::to_string(kClients), "-P", "16", "-t", "set,get", "-q"});
     ASSERT_EQ(r.exit_status, 0) << r.err;
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) {
-          return ConnectionsClosed(p, server.port(), kConnections);
-        },
-        "every redis-benchmark connection closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), kConnections).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const std::vector<uint16_t> clients = ClientPorts(packets, server.port());
@@ -1089,10 +1067,7 @@ TEST(LiveRedis, MonitorLinesArePushesAndOtherConnectionsAreUnaffected) {
     want_other.push_back(command(other, {"QUIT"}, "+OK\r\n", "simple", "OK"));
     other.ExpectEof();
     other.Close();
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
-        "both connections closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 2).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -1144,10 +1119,7 @@ TEST(LiveRedis, CommandsPipelinedAfterQuitAreClosed) {
     ASSERT_EQ(conn.ReadExactly(12), "+PONG\r\n+OK\r\n");
     conn.ExpectEof();
     conn.Close();
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
-        "the connection closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 1).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -1209,10 +1181,7 @@ TEST(LiveRedis, BlockingCommandsReportTheRealWait) {
       conn->ExpectEof();
       conn->Close();
     }
-    capture.WaitFor(
-        [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 2); },
-        "both connections closed both ways");
-    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 2).dropped_by_kernel, 0u);
   }
   const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
   const Trace trace = RunResptrace(pcap, server.port(), "json");
@@ -1264,10 +1233,7 @@ TEST(LiveRedis, RedactValuesHidesEveryValueButKeepsKeys) {
   exchange({"QUIT"}, "+OK\r\n");
   conn.ExpectEof();
   conn.Close();
-  capture.WaitFor(
-      [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server.port(), 1); },
-      "the connection closed both ways");
-  ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  ASSERT_EQ(capture.StopOnceClosed(server.port(), 1).dropped_by_kernel, 0u);
 
   // Without the flag every value shows: what the test looks for is there to find.
   const Trace plain = RunResptrace(pcap, server.port(), "text");

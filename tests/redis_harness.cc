@@ -463,6 +463,13 @@ void PacketCapture::WaitFor(const std::function<bool(const std::vector<TcpPacket
   close(ino);
 }
 
+PacketCapture::Result PacketCapture::StopOnceClosed(uint16_t server_port, size_t connections) {
+  WaitFor(
+      [&](const std::vector<TcpPacket>& p) { return ConnectionsClosed(p, server_port, connections); },
+      absl::StrCat(connections, " connection(s) to port ", server_port, " closed both ways"));
+  return Stop();
+}
+
 PacketCapture::Result PacketCapture::Stop() {
   Result r;
   if (pid_ < 0) Fail("tcpdump was already stopped");

@@ -138,6 +138,9 @@ class PacketCapture {
   };
   // SIGINT, then waits for tcpdump to exit.
   Result Stop();
+  // Waits until `connections` connections to `server_port` have closed both ways (so that
+  // no packet of theirs is lost), then stops.
+  Result StopOnceClosed(uint16_t server_port, size_t connections);
 
  private:
   std::string file_;
