@@ -44,9 +44,7 @@ void ErrorCounts::Count(std::string_view prefix) {
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
-  reply_control_.Begin();
-  tx_command_.Begin();
-  pubsub_.Begin();
+  control_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
 
@@ -57,12 +55,11 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
   m.cut_short = s_.cutting_short_;
-  p.tx = tx_command_.command();
   in_request_ = false;
-  const ReplyControl control = reply_control_.control();
-  s_.Waiting(s_.waiting_).pubsub =
-      s_.subscriptions_.Requested(pubsub_.request(), control == ReplyControl::kReset);
-  s_.OnRequest(control);
+  const ControlCommand control = control_.command();
+  p.tx = control.tx;
+  p.pubsub = s_.subscriptions_.Requested(control.pubsub);
+  s_.OnRequest(control.reply);
 }
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {

@@ -1,111 +1,23 @@
 #include "resptrace/subscription.h"
 
 #include <algorithm>
-#include <array>
+#include <iterator>
 #include <utility>
 
 namespace resptrace {
 namespace {
 
-// Lower case; PubSub values kSubscribe .. kSmessage are indexes 0 .. 8, then HELLO's words.
-constexpr std::string_view kWords[] = {
-    "subscribe", "psubscribe", "ssubscribe", "unsubscribe", "punsubscribe", "sunsubscribe",
-    "message",   "pmessage",   "smessage",   "hello",       "2",            "3",
+// Lower case, in PubSub's order from kSubscribe: a word's index + 1 is its PubSub value.
+constexpr std::string_view kReplyWords[] = {
+    "subscribe",    "psubscribe",   "ssubscribe", "unsubscribe", "punsubscribe",
+    "sunsubscribe", "message",      "pmessage",   "smessage",
 };
-constexpr int kHello = 9;
-constexpr uint32_t kCommandWords = 0x3f | (1u << kHello);
-constexpr uint32_t kVersionWords = 3u << 10;
-constexpr uint32_t kReplyWords = 0x1ff;
+constexpr WordList kReplyList = MakeWordList(kReplyWords);
+constexpr uint32_t kAllReplyWords = (1u << std::size(kReplyWords)) - 1;
 
 PubSub FromWord(int word) { return static_cast<PubSub>(word + 1); }
 
-// For each length, the words of that length: most values are ruled out by one lookup.
-constexpr size_t kMaxWordLen = 12;
-constexpr std::array<uint32_t, kMaxWordLen + 1> kWordsOfLength = [] {
-  std::array<uint32_t, kMaxWordLen + 1> by_len{};
-  for (uint32_t w = 0; w < std::size(kWords); ++w) by_len[kWords[w].size()] |= 1u << w;
-  return by_len;
-}();
-
 }  // namespace
-
-void WordMatcher::Start(int64_t len, uint32_t allowed) {
-  candidates_ = len >= 0 && len <= static_cast<int64_t>(kMaxWordLen) ? kWordsOfLength[len] & allowed : 0;
-  len_ = len;
-  pos_ = 0;
-}
-
-void WordMatcher::Feed(std::string_view data) {
-  // The pieces of a value add up to its declared length: no overrun.
-  for (const char c : data) {
-    if (candidates_ == 0) return;
-    const char lower = c >= 'A' && c <= 'Z' ? static_cast<char>(c | 0x20) : c;
-    for (uint32_t w = 0; w < std::size(kWords); ++w) {
-      if ((candidates_ >> w & 1) != 0 && lower != kWords[w][pos_]) candidates_ &= ~(1u << w);
-    }
-    ++pos_;
-  }
-}
-
-int WordMatcher::word() const {
-  if (candidates_ == 0 || pos_ != len_) return -1;
-  for (int w = 0; w < static_cast<int>(std::size(kWords)); ++w) {
-    if ((candidates_ >> w & 1) != 0) return w;
-  }
-  return -1;
-}
-
-void PubSubRequestMatcher::Match(const ScalarPiece& piece) {
-  if (piece.first) {
-    ++argument_;
-    if (argument_ == 0) {
-      word_.Start(piece.declared_len, kCommandWords);
-      // Most commands are ruled out by their name's length alone: nothing more is read.
-      if (!word_.possible()) {
-        done_ = true;
-        return;
-      }
-    } else if (argument_ == 1) {
-      // Only HELLO's version is read past the name.
-      const int w = word_.word();
-      if (w != kHello) {
-        kind_ = w < 0 ? PubSub::kNone : FromWord(w);
-        done_ = true;
-        return;
-      }
-      word_.Start(piece.declared_len, kVersionWords);
-    } else {
-      const int w = word_.word();
-      kind_ = w == kHello + 1 ? PubSub::kHello2 : w == kHello + 2 ? PubSub::kHello3 : PubSub::kNone;
-      done_ = true;
-      return;
-    }
-  }
-  // Bytes lost in a gap could have been anything.
-  if (piece.missing != 0) {
-    word_.Start(-1, 0);
-    done_ = true;
-    return;
-  }
-  word_.Feed(piece.data);
-}
-
-PubSubRequest PubSubRequestMatcher::Recognised() const {
-  PubSubRequest r;
-  if (argument_ < 0 || argc_ < 1) return r;
-  if (done_) {
-    r.kind = kind_;
-  } else {
-    const int w = word_.word();
-    if (argument_ == 0) {
-      if (w >= 0 && w < kHello) r.kind = FromWord(w);  // HELLO alone changes nothing
-    } else if (argument_ == 1) {
-      r.kind = w == kHello + 1 ? PubSub::kHello2 : w == kHello + 2 ? PubSub::kHello3 : PubSub::kNone;
-    }
-  }
-  if (IsConfirmation(r.kind)) r.channels = static_cast<uint32_t>(argc_ - 1);
-  return r;
-}
 
 void PubSubReplyMatcher::OnAggregate(RespType type, int64_t count) {
   // Confirmations and messages are flat: any other aggregate rules the reply out.
@@ -125,7 +37,7 @@ void PubSubReplyMatcher::OnPiece(const ScalarPiece& piece) {
   }
   if (piece.first) {
     ++child_;
-    if (child_ == 0) word_.Start(piece.declared_len, kReplyWords);
+    if (child_ == 0) word_.Start(kReplyList, piece.declared_len, kAllReplyWords);
     if (child_ == 1) {
       const int w = word_.word();
       if (w < 0) {

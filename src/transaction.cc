@@ -5,27 +5,6 @@
 namespace resptrace {
 namespace {
 
-// The name a command of `len` bytes starting with `first` (lower case) must be, with what it
-// is; null when none can be.
-const char* Candidate(int64_t len, char first, TxCommand* command) {
-  switch (len) {
-    case 4:
-      *command = TxCommand::kExec;
-      return first == 'e' ? "exec" : nullptr;
-    case 5:
-      if (first == 'm') {
-        *command = TxCommand::kMulti;
-        return "multi";
-      }
-      *command = TxCommand::kReset;
-      return first == 'r' ? "reset" : nullptr;
-    case 7:
-      *command = TxCommand::kDiscard;
-      return first == 'd' ? "discard" : nullptr;
-  }
-  return nullptr;
-}
-
 bool IsQueued(const Message& reply) {
   if (reply.root_type() != RespType::kSimpleString) return false;
   // Values not kept: inside a transaction the server's other simple strings answer commands
@@ -60,25 +39,6 @@ std::string_view TxOutcomeName(TxOutcome t) {
     case TxOutcome::kOverflow: return "overflow";
   }
   return "";
-}
-
-void TxCommandMatcher::Match(const ScalarPiece& piece) {
-  if (piece.first) len_ = piece.declared_len;
-  // Bytes lost in a gap could have been anything.
-  if (piece.missing != 0) {
-    ruled_out_ = true;
-    return;
-  }
-  // The pieces of the name add up to its declared length, the word's: no overrun. The words
-  // are letters, and (c | 0x20) is a lower-case letter only for that letter's cases.
-  for (const char c : piece.data) {
-    const char lower = static_cast<char>(c | 0x20);
-    if (matched_ == 0) word_ = Candidate(len_, lower, &command_);
-    if (word_ == nullptr || lower != word_[matched_++]) {
-      ruled_out_ = true;
-      return;
-    }
-  }
 }
 
 bool Transaction::Take(TxCommand command, Message& request, std::string_view malformed,

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "resptrace/control_command.h"
 #include "resptrace/flow_key.h"
 #include "resptrace/message.h"
 #include "resptrace/record.h"
@@ -129,15 +130,11 @@ class Session {
     explicit RequestSide(Session& s) : Side(s) {}
     void OnAggregate(RespType type, int64_t count) override {
       builder_.Aggregate(type, count);
-      reply_control_.Arguments(count);  // a request's only aggregate is the top-level one
-      tx_command_.Arguments(count);
-      pubsub_.Arguments(count);
+      control_.Arguments(count);
     }
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
-      reply_control_.Piece(piece);
-      tx_command_.Piece(piece);
-      pubsub_.Piece(piece);
+      control_.Piece(piece);
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -147,9 +144,7 @@ class Session {
 
    private:
     bool in_request_ = false;  // a request is being built in its slot
-    ReplyControlMatcher reply_control_;
-    TxCommandMatcher tx_command_;
-    PubSubRequestMatcher pubsub_;
+    ControlCommandMatcher control_;
   };
 
   // Builds replies from the reply parser's events.

@@ -15,6 +15,7 @@
 #include "resptrace/message.h"
 #include "resptrace/record.h"
 #include "resptrace/resp_parser.h"
+#include "resptrace/word_matcher.h"
 
 namespace resptrace {
 
@@ -46,51 +47,6 @@ struct PubSubRequest {
 struct PubSubReply {
   PubSub kind = PubSub::kNone;
   int64_t count = 0;  // a confirmation's subscription count (its third element)
-};
-
-// Compares one argument, piece by piece, with the words of its length in a short list,
-// ignoring case; nothing is compared once none is left.
-class WordMatcher {
- public:
-  // A value of `len` bytes starts; `allowed` has a bit for each word it may be.
-  void Start(int64_t len, uint32_t allowed);
-  void Feed(std::string_view data);
-  // The word matched (its index), or -1.
-  int word() const;
-  bool possible() const { return candidates_ != 0; }
-
- private:
-  uint32_t candidates_ = 0;
-  int64_t len_ = 0;
-  int64_t pos_ = 0;
-};
-
-// Recognises pub/sub commands and HELLO 2 / HELLO 3 from a request's parser events.
-// RESET is recognised by the reply mode's matcher (ReplyControlMatcher).
-class PubSubRequestMatcher {
- public:
-  void Begin() {
-    argc_ = 0;
-    argument_ = -1;
-    kind_ = PubSub::kNone;
-    done_ = false;
-  }
-  void Arguments(int64_t argc) { argc_ = argc; }
-  void Piece(const ScalarPiece& piece) {
-    if (!done_) Match(piece);
-  }
-  PubSubRequest request() const {
-    return done_ && kind_ == PubSub::kNone ? PubSubRequest{} : Recognised();
-  }
-
- private:
-  PubSubRequest Recognised() const;
-  void Match(const ScalarPiece& piece);
-  int64_t argc_ = 0;
-  int64_t argument_ = -1;
-  PubSub kind_ = PubSub::kNone;  // what the arguments read so far make it
-  bool done_ = false;            // nothing further can change kind_
-  WordMatcher word_;
 };
 
 // Recognises confirmations and messages from a reply's parser events: an array or push of
@@ -136,10 +92,9 @@ class Subscriptions {
   bool watching() const { return watching_; }
   bool subscribed() const { return channels_ + patterns_ + shard_channels_ != 0; }
 
-  // A request is complete and well formed (`reset` when it is a RESET, told by the reply
-  // mode's matcher): returns what is to be followed of it.
-  PubSubRequest Requested(PubSubRequest request, bool reset) {
-    if (reset) request.kind = PubSub::kReset;
+  // A request is complete and well formed (control_command.h): returns what is to be
+  // followed of it.
+  PubSubRequest Requested(PubSubRequest request) {
     if (IsConfirmation(request.kind)) {
       ++awaiting_;
       watching_ = true;

@@ -11,7 +11,6 @@
 
 #include "resptrace/message.h"
 #include "resptrace/record.h"
-#include "resptrace/resp_parser.h"
 
 namespace resptrace {
 
@@ -21,30 +20,6 @@ enum class TxCommand : uint8_t {
   kExec,
   kDiscard,
   kReset,  // drops a transaction as DISCARD does
-};
-
-// Recognises a TxCommand from a request's parser events, the name matched ignoring case as
-// Redis does. Each takes no argument, so a request with any is ruled out by its count before
-// a byte is compared; nothing is copied or allocated.
-class TxCommandMatcher {
- public:
-  void Begin() { *this = TxCommandMatcher(); }
-  // The request's argument count, command name included.
-  void Arguments(int64_t argc) { ruled_out_ = argc != 1; }
-  void Piece(const ScalarPiece& piece) {
-    if (!ruled_out_) Match(piece);
-  }
-  // What the whole request was; read once it is complete.
-  TxCommand command() const { return ruled_out_ ? TxCommand::kNone : command_; }
-
- private:
-  void Match(const ScalarPiece& piece);
-
-  int64_t len_ = 0;             // the name's length
-  const char* word_ = nullptr;  // what it must be, once its first byte is known
-  size_t matched_ = 0;          // bytes of it matched so far
-  TxCommand command_ = TxCommand::kNone;
-  bool ruled_out_ = false;
 };
 
 // A command's record kept until its transaction ends.

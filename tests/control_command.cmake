@@ -1,0 +1,1 @@
+resptrace_test(control_command_test resptrace_session)
