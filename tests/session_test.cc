@@ -873,6 +873,81 @@ TEST_F(SessionPubSubTest, Resp3InvalidationsBetweenConfirmationsArePushes) {
   EXPECT_EQ(sink_.confirmations[3], "push:subscribe,__redis__:invalidate,1,|push:subscribe,x,2,");
 }
 
+constexpr char kSubInvalidate[] = "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n";
+constexpr char kInvalidateMessage[] = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n";
+
+TEST_F(SessionPubSubTest, Resp2RedirectedInvalidationsAreMessagesWithAnArrayOfKeys) {
+  // Connection A (this session) subscribes to the invalidation channel.
+  requests_.Feed("CLIENT ID\r\nSUBSCRIBE __redis__:invalidate\r\n", 1);
+  replies_.Feed(std::string(":7\r\n") + kSubInvalidate, 2);
+  // Connection B tracks with REDIRECT 7 and reads k; a third sets it.
+  ConfirmationSink b_sink;
+  SessionCounters b_counters;
+  Session b(options_, Endpoint{IpAddress{}, 50001}, server_, &b_sink, &b_counters);
+  RespParser b_requests(RespRole::kRequest, RespLimits{}, b.request_handler());
+  RespParser b_replies(RespRole::kReply, RespLimits{}, b.reply_handler());
+  b.set_request_parser(&b_requests);
+  b_requests.Feed("CLIENT TRACKING on REDIRECT 7\r\nGET k\r\n", 3);
+  b_replies.Feed("+OK\r\n$1\r\nv\r\n", 4);
+  EXPECT_EQ(b_sink.trees, (std::vector<std::string>{"OK", "v"}));
+  EXPECT_EQ(b_counters.pushes, 0u);
+  // A gets the invalidation: a message whose third element is an array of keys.
+  replies_.Feed(kInvalidateMessage, 5);
+  // A PING while subscribed pairs with its own reply, one that came after another
+  // invalidation (two keys, split across segments) included.
+  requests_.Feed("PING\r\n", 6);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 7);
+  requests_.Feed("PING\r\n", 8);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*2\r\n$1\r\na\r\n", 9);
+  replies_.Feed("$1\r\nb\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n", 10);
+  // FLUSHALL: the keys are null.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n", 11);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command CLIENT ID -> integer:7",
+                                               "command SUBSCRIBE __redis__:invalidate -> array:subscribe",
+                                               "push  -> array:message", "command PING -> array:pong",
+                                               "push  -> array:message", "command PING -> array:pong",
+                                               "push  -> array:message"}));
+  EXPECT_EQ(sink_.trees[2], "array[message,__redis__:invalidate,array[k]]");
+  EXPECT_EQ(sink_.trees[4], "array[message,__redis__:invalidate,array[a,b]]");
+  EXPECT_EQ(sink_.trees[6], "array[message,__redis__:invalidate,(nil)]");
+  EXPECT_EQ(sink_.seen[5].latency_ns, 2);
+  EXPECT_EQ(counters_.pushes, 3u);
+  EXPECT_EQ(counters_.replies, 4u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionPubSubTest, Resp2OnlyAMessagesThirdElementMayBeAnAggregate) {
+  // While subscribed, arrays the server never sends are not taken for messages or
+  // confirmations: an aggregate as the channel, a pmessage's pattern, or a confirmation's count.
+  requests_.Feed("SUBSCRIBE a\r\nPING\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n*1\r\n$1\r\na\r\n$1\r\nx\r\n", 3);
+  replies_.Feed("*4\r\n$8\r\npmessage\r\n*0\r\n$1\r\na\r\n$1\r\nx\r\n", 4);
+  replies_.Feed("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n*1\r\n:1\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command SUBSCRIBE a -> array:subscribe",
+                                               "command PING -> array:message", "command PING -> array:pmessage",
+                                               "command PING -> array:subscribe"}));
+}
+
+TEST(SessionTrackingValuesTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("SUBSCRIBE __redis__:invalidate\r\nPING\r\n", 1);
+  replies.Feed(kSubInvalidate, 2);
+  replies.Feed(kInvalidateMessage, 3);
+  replies.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 4);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.pushes, 1u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
+  EXPECT_EQ(session.pending(), 0u);
+}
+
 // MULTI / EXEC / DISCARD, as Redis 7 answers them (checked against redis-server).
 
 // "words -> reply [transaction => exec_result]" for each record, in the order written.
