@@ -20,10 +20,18 @@ PubSub FromWord(int word) { return static_cast<PubSub>(word + 1); }
 }  // namespace
 
 void PubSubReplyMatcher::OnAggregate(RespType type, int64_t count) {
-  // Confirmations and messages are flat: any other aggregate rules the reply out.
+  if (payload_) return;  // inside a message's aggregate payload: not read
   if (!root_seen_ && (type == RespType::kArray || type == RespType::kPush) && (count == 3 || count == 4)) {
     root_seen_ = true;
     children_ = count;
+    return;
+  }
+  // Confirmations and messages are flat, but for a message's third element: CLIENT TRACKING's
+  // invalidations redirected to a RESP2 connection are messages on __redis__:invalidate whose
+  // third element is the array of keys. Any other aggregate rules the reply out.
+  if (kind_ == PubSub::kMessage && child_ == 1 && children_ == 3) {
+    child_ = 2;
+    payload_ = true;
     return;
   }
   active_ = false;
@@ -33,6 +41,14 @@ void PubSubReplyMatcher::OnAggregate(RespType type, int64_t count) {
 void PubSubReplyMatcher::OnPiece(const ScalarPiece& piece) {
   if (!root_seen_) {  // a scalar reply
     active_ = false;
+    return;
+  }
+  if (payload_) {
+    // Nothing in it is read, but bytes lost in a gap rule a message out, as in a flat one.
+    if (piece.missing != 0) {
+      kind_ = PubSub::kNone;
+      active_ = false;
+    }
     return;
   }
   if (piece.first) {

@@ -1207,6 +1207,179 @@ TEST(LiveRedis, BlockingCommandsReportTheRealWait) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Client-side caching: CLIENT TRACKING's invalidations.
+
+// Sends one command, checks the exact reply, and returns the command's record.
+json ExactCommand(RawConnection& conn, const std::string& server, const std::vector<std::string>& argv,
+                  const std::string& reply, const std::string& reply_type, json value) {
+  const std::string request = EncodeCommand(argv);
+  conn.Send(request);
+  const std::string got = conn.ReadExactly(reply.size());
+  if (got != reply) {
+    throw std::runtime_error(absl::StrCat("Redis answered \"", absl::CEscape(got), "\" to ", argv[0], ", not \"",
+                                          absl::CEscape(reply), "\""));
+  }
+  json args = json::array();
+  for (size_t i = 1; i < argv.size(); ++i) args.push_back(argv[i]);
+  return CommandRecord(conn.endpoint(), server, absl::AsciiStrToUpper(argv[0]), args, reply_type, std::move(value),
+                       request.size(), reply.size());
+}
+
+// CLIENT ID: returns its record and sets `id`.
+json ClientId(RawConnection& conn, const std::string& server, int64_t* id) {
+  const std::string request = EncodeCommand({"CLIENT", "ID"});
+  conn.Send(request);
+  const std::string line = ReadLine(conn);
+  if (line[0] != ':') throw std::runtime_error("CLIENT ID answered " + absl::CEscape(line));
+  *id = std::stoll(line.substr(1));
+  return CommandRecord(conn.endpoint(), server, "CLIENT", {"ID"}, "integer", *id, request.size(), line.size());
+}
+
+// Waits for what the server sends the connection unasked, checks that it is `bytes`, and
+// returns its push record.
+json ExpectPush(RawConnection& conn, const std::string& server, const std::string& bytes,
+                const std::string& reply_type, json value) {
+  const std::string got = conn.ReadExactly(bytes.size());
+  if (got != bytes) {
+    throw std::runtime_error(absl::StrCat("Redis sent \"", absl::CEscape(got), "\", not \"", absl::CEscape(bytes), "\""));
+  }
+  return {{"type", "push"},          {"client", conn.endpoint()}, {"server", server},
+          {"reply_type", reply_type}, {"reply", std::move(value)},  {"reply_bytes", bytes.size()}};
+}
+
+void ExpectRecordsOf(const Trace& trace, const std::string& client, const std::vector<json>& want) {
+  const std::vector<json> got = RecordsOf(trace.records, client);
+  ASSERT_EQ(got.size(), want.size()) << client << "\n" << trace.summary;
+  for (size_t i = 0; i < want.size(); ++i) EXPECT_EQ(Timeless(got[i]), want[i]) << client << " record " << i;
+}
+
+// RESP3: the tracking connection itself gets `>2 invalidate [keys]` (null keys for FLUSHALL),
+// a push between its replies; a pipelined GET and PING after it each take their own reply.
+TEST(LiveRedis, TrackingInvalidationsArePushesInResp3) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/tracking-resp3.pcap";
+  const std::string srv = server.endpoint();
+  std::vector<json> want_tracking;
+  std::vector<json> want_other;
+  std::string tracking_client;
+  std::string other_client;
+  uint16_t tracking_port = 0;
+  uint16_t other_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection tracking(server.port());
+    RawConnection other(server.port());
+    tracking_client = tracking.endpoint();
+    other_client = other.endpoint();
+    tracking_port = tracking.local_port();
+    other_port = other.local_port();
+    int64_t id = 0;
+    want_tracking.push_back(ClientId(tracking, srv, &id));
+    const std::string version = RedisServerVersion();
+    want_tracking.push_back(ExactCommand(tracking, srv, {"HELLO", "3"}, HelloReply(version, id), "map",
+                                         HelloValue(version, id)));
+    want_tracking.push_back(ExactCommand(tracking, srv, {"CLIENT", "TRACKING", "ON"}, "+OK\r\n", "simple", "OK"));
+    want_other.push_back(ExactCommand(other, srv, {"SET", "k", "v1"}, "+OK\r\n", "simple", "OK"));
+    want_tracking.push_back(ExactCommand(tracking, srv, {"GET", "k"}, "$2\r\nv1\r\n", "bulk", "v1"));
+    want_other.push_back(ExactCommand(other, srv, {"SET", "k", "v2"}, "+OK\r\n", "simple", "OK"));
+    want_tracking.push_back(ExpectPush(tracking, srv, ">2\r\n$10\r\ninvalidate\r\n*1\r\n$1\r\nk\r\n", "push",
+                                       json::array({"invalidate", json::array({"k"})})));
+    {
+      const std::string get = EncodeCommand({"GET", "k"});
+      const std::string ping = EncodeCommand({"PING"});
+      tracking.Send(get + ping);
+      ASSERT_EQ(tracking.ReadExactly(15), "$2\r\nv2\r\n+PONG\r\n");
+      want_tracking.push_back(CommandRecord(tracking_client, srv, "GET", {"k"}, "bulk", "v2", get.size(), 8));
+      want_tracking.push_back(
+          CommandRecord(tracking_client, srv, "PING", json::array(), "simple", "PONG", ping.size(), 7));
+    }
+    want_other.push_back(ExactCommand(other, srv, {"FLUSHALL"}, "+OK\r\n", "simple", "OK"));
+    want_tracking.push_back(ExpectPush(tracking, srv, ">2\r\n$10\r\ninvalidate\r\n_\r\n", "push",
+                                       json::array({"invalidate", nullptr})));
+    for (auto [conn, want] : {std::pair{&tracking, &want_tracking}, std::pair{&other, &want_other}}) {
+      want->push_back(ExactCommand(*conn, srv, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+      conn->ExpectEof();
+      conn->Close();
+    }
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 2).dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  ExpectRecordsOf(trace, tracking_client, want_tracking);
+  ExpectRecordsOf(trace, other_client, want_other);
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, tracking_client), packets, tracking_port, server.port());
+  ExpectRecordsCoverConnection(RecordsOf(trace.records, other_client), packets, other_port, server.port());
+  const size_t commands = want_tracking.size() + want_other.size() - 2;
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, commands, commands, 0, 2));
+}
+
+// RESP2 with REDIRECT: the connection redirected to, subscribed to __redis__:invalidate, gets
+// `*3 message __redis__:invalidate [keys]`, whose third element is an array (null for
+// FLUSHALL): a push, and its PING while subscribed still takes its own reply.
+TEST(LiveRedis, TrackingInvalidationsRedirectedInResp2AreMessages) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/tracking-resp2.pcap";
+  const std::string srv = server.endpoint();
+  const std::string channel = "__redis__:invalidate";
+  const std::string pong = "*2\r\n$4\r\npong\r\n$0\r\n\r\n";
+  std::vector<json> want_sub;
+  std::vector<json> want_tracker;
+  std::vector<json> want_writer;
+  std::vector<std::string> clients;
+  std::vector<uint16_t> ports;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection sub(server.port());
+    RawConnection tracker(server.port());
+    RawConnection writer(server.port());
+    for (RawConnection* conn : {&sub, &tracker, &writer}) {
+      clients.push_back(conn->endpoint());
+      ports.push_back(conn->local_port());
+    }
+    int64_t id = 0;
+    want_sub.push_back(ClientId(sub, srv, &id));
+    {
+      json r = ExactCommand(sub, srv, {"SUBSCRIBE", channel},
+                            absl::StrCat("*3\r\n$9\r\nsubscribe\r\n$20\r\n", channel, "\r\n:1\r\n"), "array",
+                            json::array({"subscribe", channel, 1}));
+      r["replies"] = json::array({r["reply"]});
+      want_sub.push_back(r);
+    }
+    want_tracker.push_back(ExactCommand(tracker, srv, {"CLIENT", "TRACKING", "on", "REDIRECT", std::to_string(id)},
+                                        "+OK\r\n", "simple", "OK"));
+    want_tracker.push_back(ExactCommand(tracker, srv, {"GET", "k"}, "$-1\r\n", "null", nullptr));
+    want_writer.push_back(ExactCommand(writer, srv, {"SET", "k", "v"}, "+OK\r\n", "simple", "OK"));
+    want_sub.push_back(ExpectPush(sub, srv, absl::StrCat("*3\r\n$7\r\nmessage\r\n$20\r\n", channel, "\r\n*1\r\n$1\r\nk\r\n"),
+                                  "array", json::array({"message", channel, json::array({"k"})})));
+    want_sub.push_back(ExactCommand(sub, srv, {"PING"}, pong, "array", json::array({"pong", ""})));
+    want_writer.push_back(ExactCommand(writer, srv, {"FLUSHALL"}, "+OK\r\n", "simple", "OK"));
+    want_sub.push_back(ExpectPush(sub, srv, absl::StrCat("*3\r\n$7\r\nmessage\r\n$20\r\n", channel, "\r\n$-1\r\n"),
+                                  "array", json::array({"message", channel, nullptr})));
+    want_sub.push_back(ExactCommand(sub, srv, {"PING"}, pong, "array", json::array({"pong", ""})));
+    for (auto [conn, want] :
+         {std::pair{&sub, &want_sub}, std::pair{&tracker, &want_tracker}, std::pair{&writer, &want_writer}}) {
+      want->push_back(ExactCommand(*conn, srv, {"QUIT"}, "+OK\r\n", "simple", "OK"));
+      conn->ExpectEof();
+      conn->Close();
+    }
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 3).dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  const std::vector<json>* wants[] = {&want_sub, &want_tracker, &want_writer};
+  for (size_t i = 0; i < 3; ++i) {
+    ExpectRecordsOf(trace, clients[i], *wants[i]);
+    ExpectRecordsCoverConnection(RecordsOf(trace.records, clients[i]), packets, ports[i], server.port());
+  }
+  const size_t commands = want_sub.size() + want_tracker.size() + want_writer.size() - 2;
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 3, commands, commands, 0, 2));
+}
+
+// ---------------------------------------------------------------------------------------------
 
 // --redact-values on a real server's traffic: no value reaches any output, keys and command
 // names do.

@@ -528,15 +528,29 @@ std::string Confirmations(const Record& r) {
   return out;
 }
 
+// A value whole: a scalar's data ("(nil)" for null), an aggregate's "type[child,...]".
+std::string Tree(const Message& m, const ValueNode* n) {
+  if (!IsAggregate(n->type)) return n->type == RespType::kNull ? "(nil)" : std::string(m.data(*n));
+  std::string out = std::string(RespTypeName(n->type)) + "[";
+  const ValueNode* c = Message::first_child(n);
+  for (uint32_t i = 0; i < n->children; ++i, c = Message::next_sibling(c)) {
+    if (i) out += ',';
+    out += Tree(m, c);
+  }
+  return out + "]";
+}
+
 class ConfirmationSink : public RecordingSink {
  public:
   void Write(const Record& r) override {
     RecordingSink::Write(r);
     confirmations.push_back(Confirmations(r));
     reply_bytes.push_back(r.reply_bytes());
+    trees.push_back(r.reply != nullptr && r.reply->root() != nullptr ? Tree(*r.reply, r.reply->root()) : "");
   }
   std::vector<std::string> confirmations;
   std::vector<uint64_t> reply_bytes;
+  std::vector<std::string> trees;  // each record's reply, whole
 };
 
 class SessionPubSubTest : public ::testing::Test {
@@ -803,6 +817,131 @@ TEST(SessionPubSubValuesTest, FollowedWhenValuesAreNotKept) {
   replies.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$1\r\nm\r\n", 3);
   replies.Feed(kSubB, 4);
   replies.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 5);
+  EXPECT_EQ(counters.replies, 2u);
+  EXPECT_EQ(counters.pushes, 1u);
+  EXPECT_EQ(counters.orphan_replies, 0u);
+  EXPECT_EQ(session.pending(), 0u);
+}
+
+// Client-side caching (CLIENT TRACKING), as Redis 7 sends its invalidations (checked against
+// redis-server): in RESP3 a `>2 invalidate <keys>` push on the tracking connection itself; in
+// RESP2, with REDIRECT, a message on `__redis__:invalidate` to the connection redirected to,
+// whose third element is the array of keys.
+
+constexpr char kHello3[] = "%1\r\n+proto\r\n:3\r\n";
+constexpr char kInvalidateKey[] = ">2\r\n$10\r\ninvalidate\r\n*1\r\n$3\r\nkey\r\n";
+
+TEST_F(SessionPubSubTest, Resp3InvalidationsArePushesAndEveryGetKeepsItsReply) {
+  requests_.Feed("HELLO 3\r\nCLIENT TRACKING ON\r\nGET key\r\n", 1);
+  replies_.Feed(std::string(kHello3) + "+OK\r\n$1\r\nv\r\n", 2);
+  // Another connection sets the key: the invalidation comes alone, between replies.
+  replies_.Feed(kInvalidateKey, 3);
+  // A pipeline of GETs: an invalidation comes before its first reply, another between two of
+  // its replies, that one split across segments.
+  requests_.Feed("GET key\r\nGET a\r\nGET b\r\n", 4);
+  replies_.Feed(std::string(kInvalidateKey) + "$2\r\nv2\r\n>2\r\n$10\r\ninvali", 5);
+  replies_.Feed("date\r\n*1\r\n$3\r\nkey\r\n$1\r\n1\r\n", 6);
+  // FLUSHALL invalidates every key: the push carries null in place of the keys.
+  replies_.Feed("$1\r\n2\r\n>2\r\n$10\r\ninvalidate\r\n_\r\n", 7);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{
+                         "command HELLO 3 -> map:proto", "command CLIENT TRACKING ON -> simple:OK",
+                         "command GET key -> bulk:v", "push  -> push:invalidate", "push  -> push:invalidate",
+                         "command GET key -> bulk:v2", "push  -> push:invalidate", "command GET a -> bulk:1",
+                         "command GET b -> bulk:2", "push  -> push:invalidate"}));
+  EXPECT_EQ(sink_.trees[3], "push[invalidate,array[key]]");
+  EXPECT_EQ(sink_.trees[6], "push[invalidate,array[key]]");
+  EXPECT_EQ(sink_.trees[9], "push[invalidate,(nil)]");
+  EXPECT_EQ(sink_.seen[5].latency_ns, 1);  // GET key's reply, after the push that came first
+  EXPECT_EQ(counters_.replies, 6u);
+  EXPECT_EQ(counters_.pushes, 4u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionPubSubTest, Resp3InvalidationsBetweenConfirmationsArePushes) {
+  // While confirmations are due, pushes are read: an invalidation, in either form, is no
+  // confirmation.
+  requests_.Feed("HELLO 3\r\nSUBSCRIBE __redis__:invalidate x\r\n", 1);
+  replies_.Feed(std::string(kHello3) + ">3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n", 2);
+  replies_.Feed(kInvalidateKey, 3);
+  replies_.Feed(">3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*2\r\n$1\r\na\r\n$1\r\nb\r\n", 4);
+  replies_.Feed(">3\r\n$9\r\nsubscribe\r\n$1\r\nx\r\n:2\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto", "push  -> push:invalidate",
+                                               "push  -> push:message",
+                                               "command SUBSCRIBE __redis__:invalidate x -> push:subscribe"}));
+  EXPECT_EQ(sink_.trees[2], "push[message,__redis__:invalidate,array[a,b]]");
+  EXPECT_EQ(sink_.confirmations[3], "push:subscribe,__redis__:invalidate,1,|push:subscribe,x,2,");
+}
+
+constexpr char kSubInvalidate[] = "*3\r\n$9\r\nsubscribe\r\n$20\r\n__redis__:invalidate\r\n:1\r\n";
+constexpr char kInvalidateMessage[] = "*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*1\r\n$1\r\nk\r\n";
+
+TEST_F(SessionPubSubTest, Resp2RedirectedInvalidationsAreMessagesWithAnArrayOfKeys) {
+  // Connection A (this session) subscribes to the invalidation channel.
+  requests_.Feed("CLIENT ID\r\nSUBSCRIBE __redis__:invalidate\r\n", 1);
+  replies_.Feed(std::string(":7\r\n") + kSubInvalidate, 2);
+  // Connection B tracks with REDIRECT 7 and reads k; a third sets it.
+  ConfirmationSink b_sink;
+  SessionCounters b_counters;
+  Session b(options_, Endpoint{IpAddress{}, 50001}, server_, &b_sink, &b_counters);
+  RespParser b_requests(RespRole::kRequest, RespLimits{}, b.request_handler());
+  RespParser b_replies(RespRole::kReply, RespLimits{}, b.reply_handler());
+  b.set_request_parser(&b_requests);
+  b_requests.Feed("CLIENT TRACKING on REDIRECT 7\r\nGET k\r\n", 3);
+  b_replies.Feed("+OK\r\n$1\r\nv\r\n", 4);
+  EXPECT_EQ(b_sink.trees, (std::vector<std::string>{"OK", "v"}));
+  EXPECT_EQ(b_counters.pushes, 0u);
+  // A gets the invalidation: a message whose third element is an array of keys.
+  replies_.Feed(kInvalidateMessage, 5);
+  // A PING while subscribed pairs with its own reply, one that came after another
+  // invalidation (two keys, split across segments) included.
+  requests_.Feed("PING\r\n", 6);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 7);
+  requests_.Feed("PING\r\n", 8);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n*2\r\n$1\r\na\r\n", 9);
+  replies_.Feed("$1\r\nb\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n", 10);
+  // FLUSHALL: the keys are null.
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$20\r\n__redis__:invalidate\r\n$-1\r\n", 11);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command CLIENT ID -> integer:7",
+                                               "command SUBSCRIBE __redis__:invalidate -> array:subscribe",
+                                               "push  -> array:message", "command PING -> array:pong",
+                                               "push  -> array:message", "command PING -> array:pong",
+                                               "push  -> array:message"}));
+  EXPECT_EQ(sink_.trees[2], "array[message,__redis__:invalidate,array[k]]");
+  EXPECT_EQ(sink_.trees[4], "array[message,__redis__:invalidate,array[a,b]]");
+  EXPECT_EQ(sink_.trees[6], "array[message,__redis__:invalidate,(nil)]");
+  EXPECT_EQ(sink_.seen[5].latency_ns, 2);
+  EXPECT_EQ(counters_.pushes, 3u);
+  EXPECT_EQ(counters_.replies, 4u);
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionPubSubTest, Resp2OnlyAMessagesThirdElementMayBeAnAggregate) {
+  // While subscribed, arrays the server never sends are not taken for messages or
+  // confirmations: an aggregate as the channel, a pmessage's pattern, or a confirmation's count.
+  requests_.Feed("SUBSCRIBE a\r\nPING\r\nPING\r\nPING\r\n", 1);
+  replies_.Feed(kSubA, 2);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n*1\r\n$1\r\na\r\n$1\r\nx\r\n", 3);
+  replies_.Feed("*4\r\n$8\r\npmessage\r\n*0\r\n$1\r\na\r\n$1\r\nx\r\n", 4);
+  replies_.Feed("*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n*1\r\n:1\r\n", 5);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command SUBSCRIBE a -> array:subscribe",
+                                               "command PING -> array:message", "command PING -> array:pmessage",
+                                               "command PING -> array:subscribe"}));
+}
+
+TEST(SessionTrackingValuesTest, FollowedWhenValuesAreNotKept) {
+  SessionOptions options;
+  options.message.keep_values = false;
+  NullSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+  RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+  requests.Feed("SUBSCRIBE __redis__:invalidate\r\nPING\r\n", 1);
+  replies.Feed(kSubInvalidate, 2);
+  replies.Feed(kInvalidateMessage, 3);
+  replies.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 4);
   EXPECT_EQ(counters.replies, 2u);
   EXPECT_EQ(counters.pushes, 1u);
   EXPECT_EQ(counters.orphan_replies, 0u);

@@ -50,7 +50,8 @@ struct PubSubReply {
 };
 
 // Recognises confirmations and messages from a reply's parser events: an array or push of
-// 3 (4 for pmessage) scalars whose first names the kind.
+// 3 (4 for pmessage) scalars whose first names the kind; a message's third element may be an
+// aggregate (CLIENT TRACKING's keys).
 class PubSubReplyMatcher {
  public:
   // `watch` false: the reply is not looked at.
@@ -61,6 +62,7 @@ class PubSubReplyMatcher {
     child_ = -1;
     kind_ = PubSub::kNone;
     count_ = 0;
+    payload_ = false;
   }
   void Aggregate(RespType type, int64_t count) {
     if (active_) OnAggregate(type, count);
@@ -81,6 +83,7 @@ class PubSubReplyMatcher {
   PubSub kind_ = PubSub::kNone;
   int64_t count_ = 0;
   bool negative_ = false;
+  bool payload_ = false;  // in a message's aggregate third element, the last: nothing more is read
   WordMatcher word_;
 };
 
