@@ -40,6 +40,15 @@ struct Collector::Connection {
         request_feed(&request_parser),
         reply_feed(&reply_parser) {
     session.set_request_parser(&request_parser);
+    session.set_reply_parser(&reply_parser);
+  }
+
+  // The capture starts inside the connection: both streams start at their first safe
+  // boundary, and the session pairs nothing until it is proven in step.
+  void JoinMidStream() {
+    request_parser.StartMidStream();
+    reply_parser.StartMidStream();
+    session.JoinMidStream();
   }
 
   // Once the first client bytes reached the parser, ties its stream positions to the
@@ -116,6 +125,12 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   auto conn = std::make_unique<Connection>(options_, client, server, sink_, &counters_);
   Connection* c = conn.get();
   c->id = counters_.flows++;
+  // A SYN or SYN-ACK starts the streams at their beginning; anything else joins them.
+  if (seg.has(tcp_flags::kSyn)) {
+    c->handshake_seen = true;
+  } else {
+    c->JoinMidStream();
+  }
   connections_.emplace(key, std::move(conn));
   *from_client = src_is_client;
   return c;
@@ -143,11 +158,16 @@ void Collector::OnSegment(const Segment& seg) {
   const bool has_ack = seg.has(tcp_flags::kAck);
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
-    if (has_ack) c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
+    if (has_ack) {
+      c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
+      c->session.SetRequestAck(seg.ack);
+    }
+    // The requests this segment completes are placed in the client's sequence space as
+    // they are parsed.
+    if (!c->request_seq_base_known) c->session.SetRequestSeqBase(c->to_server.OffsetZeroSeq(seg));
     c->to_server.Push(seg, c->request_feed);
     c->NoteRequestSeqBase();
     if (seg.has(tcp_flags::kFin)) c->client_fin = true;
-    if (seg.has(tcp_flags::kSyn)) c->handshake_seen = true;
   } else {
     if (has_ack) {
       c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
@@ -155,6 +175,7 @@ void Collector::OnSegment(const Segment& seg) {
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
       if (!c->handshake_seen) c->session.SetReplyAck(seg.ack);
+      if (seg.payload_len != 0) c->session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
     }
     c->to_client.Push(seg, c->reply_feed);
     if (seg.has(tcp_flags::kFin)) c->server_fin = true;

@@ -199,6 +199,13 @@ bool RespParserBase::at_boundary() const { return state_ == State::kLine && msg_
 
 bool RespParserBase::resyncing() const { return state_ == State::kResync; }
 
+void RespParserBase::StartMidStream() {
+  state_ = State::kResync;
+  at_line_start_ = true;
+  resync_any_line_ = false;
+  skipped_ = 0;
+}
+
 uint64_t RespParserBase::BytesToComplete() const {
   if (state_ != State::kBulk) return 0;
   for (const Frame& f : stack_) {

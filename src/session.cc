@@ -9,6 +9,26 @@
 
 namespace resptrace {
 
+namespace {
+
+// "<unix time>.<micros> [<db> <client>] ...": how MONITOR's lines start, for a connection
+// joined mid-stream that may be monitoring. The server's own statuses start with letters.
+bool IsMonitorLine(const Message& reply) {
+  const ValueNode* root = reply.root();
+  if (root == nullptr || root->type != RespType::kSimpleString) return false;
+  const std::string_view line = reply.data(*root);
+  size_t i = 0;
+  const auto digits = [&] {
+    const size_t from = i;
+    while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i;
+    return i > from;
+  };
+  if (!digits() || i == line.size() || line[i++] != '.' || !digits()) return false;
+  return line.substr(i, 2) == " [";
+}
+
+}  // namespace
+
 std::string_view NoReplyName(NoReply r) {
   switch (r) {
     case NoReply::kAnswered: return "";
@@ -44,6 +64,11 @@ void ErrorCounts::Count(std::string_view prefix) {
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
+  proven_in_step_ = s_.desynced_ && s_.request_parser_ != nullptr &&
+                    s_.InStepAt(s_.request_parser_->message_offset());
+  reading_name_ = s_.desynced_;
+  name_ok_ = false;
+  name_len_ = 0;
   control_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
 }
@@ -51,6 +76,16 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   Pending& p = s_.Waiting(s_.waiting_);
   Message& m = p.request;
+  if (s_.joining_) {
+    // Joined mid-stream, what parses as a request may be bytes of a value: the stream
+    // starts at the first request of a command the server has.
+    in_request_ = false;
+    if (!StartsSafely(name())) {
+      ++s_.counters_->join_skipped;
+      return;
+    }
+    s_.joining_ = false;
+  }
   m.last_ts_ns = ts_ns;
   m.wire_bytes = wire_bytes;
   m.end_offset = s_.RequestEndLowerBound();
@@ -66,6 +101,12 @@ void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint6
   if (error == RespError::kGap) {
     in_request_ = false;
     s_.OnRequestLost();
+    return;
+  }
+  proven_in_step_ = false;
+  if (s_.joining_) {  // not yet at the first request: these bytes are no command
+    in_request_ = false;
+    ++s_.counters_->join_skipped;
     return;
   }
   // Redis answers a request it cannot parse with "-ERR Protocol error: ..." and closes
@@ -84,8 +125,28 @@ void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint6
   s_.OnRequest(ReplyControl::kNone);
 }
 
+void Session::RequestSide::ReadName(const ScalarPiece& piece) {
+  // A request's first scalar is its command's name.
+  if (piece.missing != 0 || piece.declared_len > static_cast<int64_t>(kMaxName)) {
+    reading_name_ = false;
+    return;
+  }
+  std::copy(piece.data.begin(), piece.data.end(), name_ + name_len_);
+  name_len_ += piece.data.size();
+  if (piece.last) {
+    name_ok_ = true;
+    reading_name_ = false;
+  }
+}
+
 void Session::RequestSide::EndInsideRequest() {
   if (!in_request_) return;
+  proven_in_step_ = false;
+  if (s_.joining_) {
+    in_request_ = false;
+    ++s_.counters_->join_skipped;
+    return;
+  }
   builder_.CutShort();
   Message& m = s_.Waiting(s_.waiting_).request;
   m.last_ts_ns = m.first_ts_ns;
@@ -129,6 +190,128 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
       transaction_(options.max_pending, &counters->transaction_overflows) {}
 
 Session::~Session() = default;
+
+void Session::JoinMidStream() {
+  ++counters_->joined;
+  joined_ = true;
+  joining_ = true;
+  desynced_ = true;  // until proven in step; counted as joined, not as a desync
+  request_side_.StartSearching();
+  reply_side_.StartSearching();
+  subscriptions_.Unsure();
+  WatchMonitorLines();
+}
+
+bool Session::StartsSafely(std::string_view name) {
+  return !name.empty() && MatchCommand(name, {}).info != nullptr;
+}
+
+bool Session::InStepAt(uint64_t request_offset) const {
+  // Redis answers the commands it has read before it next waits for input, so when the
+  // server last sent data it had answered every command it then had, unless one blocks.
+  // The request is in step when the server had every byte sent before it when it last
+  // sent, and the client had every byte of that (whole replies) before sending it. A
+  // command blocked from before the capture began is what this cannot see.
+  if (!server_spoke_ || !has_request_ack_ || reply_parser_ == nullptr ||
+      !reply_parser_->at_boundary()) {
+    return false;
+  }
+  const uint32_t start = request_seq_base_ + static_cast<uint32_t>(request_offset);
+  return static_cast<int32_t>(request_ack_ - server_data_end_) >= 0 &&
+         static_cast<int32_t>(server_data_ack_ - start) >= 0;
+}
+
+void Session::ProveInStep() {
+  // Every command sent before the proof point is answered, and the server answers in
+  // order: the last replies, as many as the commands waiting, are theirs, whatever came
+  // before them.
+  if (HeldRepliesFit()) {
+    while (waiting_ != 0) {
+      Pending& p = Waiting(0);
+      Message* answer = nullptr;
+      for (uint32_t i = 0; i < Expected(p); ++i) {
+        answer = subscriptions_.Answer(p.pubsub, held_seen_[HeldIndex(0)], HeldReply(0));
+        PopHeld();
+      }
+      Emit(p, answer, NoReply::kAnswered);
+      PopFront();
+    }
+  }
+  DropHeld(NoReply::kDesync);
+  ++counters_->realigned;
+  desynced_ = false;
+  in_step_pending_ = SIZE_MAX;
+  WatchMonitorLines();
+}
+
+uint32_t Session::RepliesExpected(const Pending& p, bool silent) const {
+  if (silent || p.request.cut_short || p.control != ReplyControl::kNone) return 0;
+  if (!p.malformed.empty()) return 1;  // the server's protocol error is its one reply
+  switch (p.pubsub.kind) {
+    case PubSub::kNone:
+      break;
+    case PubSub::kHello2:
+    case PubSub::kHello3:
+      return 1;
+    default:
+      // One confirmation per channel named; without any, one per subscription, unknown here.
+      return IsConfirmation(p.pubsub.kind) ? p.pubsub.channels : 0;
+  }
+  return 1;
+}
+
+bool Session::HeldRepliesFit() const {
+  // A pub/sub command's replies are confirmations of its kind, and no other command's are.
+  size_t r = 0;
+  for (size_t i = 0; i < waiting_; ++i) {
+    const Pending& p = queue_[(head_ + i) & (queue_.size() - 1)];
+    const PubSub want = IsConfirmation(p.pubsub.kind) ? p.pubsub.kind : PubSub::kNone;
+    for (uint32_t n = 0; n < Expected(p); ++n, ++r) {
+      const PubSub got = held_seen_[(held_head_ + r) & (held_.size() - 1)].kind;
+      if ((IsConfirmation(got) ? got : PubSub::kNone) != want) return false;
+    }
+  }
+  return true;
+}
+
+void Session::PopHeld() {
+  held_head_ = (held_head_ + 1) & (held_.size() - 1);
+  --held_replies_;
+}
+
+void Session::HoldReply(Message& reply, PubSubReply seen) {
+  // A reply that came before a command was sent cannot be that command's: keep no more
+  // than the waiting commands expect.
+  if (held_expected_ == 0) {
+    ++counters_->orphan_replies;
+    return;
+  }
+  if (held_replies_ == held_expected_) {
+    ++counters_->orphan_replies;
+    PopHeld();
+  }
+  if (held_replies_ == held_.size()) {
+    const size_t size = held_.empty() ? 4 : 2 * held_.size();
+    std::vector<Message> grown(size);
+    std::vector<PubSubReply> grown_seen(size);
+    for (size_t i = 0; i < held_replies_; ++i) {
+      grown[i] = std::move(HeldReply(i));
+      grown_seen[i] = held_seen_[HeldIndex(i)];
+    }
+    held_ = std::move(grown);
+    held_seen_ = std::move(grown_seen);
+    held_head_ = 0;
+  }
+  held_seen_[HeldIndex(held_replies_)] = seen;
+  std::swap(HeldReply(held_replies_++), reply);
+}
+
+void Session::DropHeld(NoReply why) {
+  counters_->orphan_replies += held_replies_;
+  held_replies_ = 0;
+  held_expected_ = 0;
+  while (waiting_ != 0) EmitOldestUnanswered(why);
+}
 
 Session::Pending& Session::StartRequest() {
   if (waiting_ == queue_.size()) {
@@ -190,7 +373,17 @@ void Session::Emit(Pending& p, Message* reply, NoReply why) {
 }
 
 bool Session::EmitInTransaction(Pending& p, Message* reply, NoReply why, TxOutcome* tx) {
-  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, tx)) return true;
+  const bool exec_ran = p.tx == TxCommand::kExec && reply != nullptr && reply->root_type() == RespType::kArray;
+  if (transaction_.Take(p.tx, p.request, p.malformed, reply, why, tx)) {
+    if (IsConfirmation(p.pubsub.kind)) pubsub_queued_ = true;
+    return true;
+  }
+  if (pubsub_queued_ && !transaction_.engaged(TxCommand::kNone)) {
+    // EXEC's array holds the first confirmation of each pub/sub command it ran; the others
+    // follow it, answering no command, and the connection may now be subscribed.
+    if (exec_ran) subscriptions_.Unsure();
+    pubsub_queued_ = false;
+  }
   if (transaction_.held() != 0) WriteHeld();
   return false;
 }
@@ -237,16 +430,32 @@ void Session::OnRequest(ReplyControl control) {
   // A MONITOR sent while monitoring is ignored: no +OK.
   const bool silent =
       reply_mode_.RunSilently(control) || (control == ReplyControl::kMonitor && monitoring_);
+  // A command still blocked (BLPOP) leaves fewer replies than expected: no proof yet.
+  if (desynced_ && request_side_.proven_in_step() && held_replies_ == held_expected_) {
+    ProveInStep();
+  }
   if (!desynced_ && waiting_ >= options_.max_pending) {
     ++counters_->pending_overflows;
     Desync(NoReply::kDesync);
   }
-  // Desync empties the queue from the front: the request is still in the slot after it.
+  Pending& p = Waiting(waiting_);
   if (desynced_) {
+    // Out of step, a command waits to be proven in step, unless the count of its replies
+    // is unknown: then it and those before it are reported unmatched.
+    const uint32_t expected = RepliesExpected(p, silent);
+    if (waiting_ < options_.max_pending && expected != 0 &&
+        held_expected_ + expected <= options_.max_pending) {
+      p.control = control;
+      p.silent = false;
+      held_expected_ += expected;
+      ++waiting_;
+      return;
+    }
+    // Emptying the queue from the front leaves the request in the slot after it.
+    DropHeld(NoReply::kDesync);
     Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
     return;
   }
-  Pending& p = Waiting(waiting_);
   p.control = control;
   // After lost requests, one of them may have changed the reply mode: expect a reply, so
   // that one that comes shows the connection out of step rather than pairing.
@@ -277,14 +486,21 @@ void Session::Follow(ReplyControl control) {
     case ReplyControl::kQuit: quit_ = true; break;
     default: break;
   }
+  WatchMonitorLines();
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
-  if (reply_side_.monitor_line()) {
+  if (reply_side_.monitor_line() && (monitoring_ || IsMonitorLine(reply))) {
+    monitoring_ = true;  // seen to be, joined mid-stream
     WritePush(reply);
     return;
   }
   const PubSubReply seen = reply_side_.pubsub();
+  if (desynced_ && IsConfirmation(seen.kind) && held_expected_ != 0) {
+    // Out of step, a confirmation may be a waiting command's: the count decides.
+    HoldReply(reply, seen);
+    return;
+  }
   // Only a confirmation needs the command it may answer.
   const PubSubRequest* awaiting =
       seen.kind != PubSub::kNone && waiting_ != 0 && !desynced_ ? &Waiting(0).pubsub : nullptr;
@@ -299,7 +515,11 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     Desync(NoReply::kGap);
     return;
   }
-  if (desynced_ || waiting_ == 0) {
+  if (desynced_) {
+    HoldReply(reply, seen);
+    return;
+  }
+  if (waiting_ == 0) {
     ++counters_->orphan_replies;
     return;
   }
@@ -336,7 +556,10 @@ uint64_t Session::RequestEndLowerBound() const {
 }
 
 void Session::OnRequestLost() {
-  if (desynced_) return;
+  if (desynced_) {  // commands went missing: the count of replies proves nothing now
+    DropHeld(NoReply::kGap);
+    return;
+  }
   if (in_step_pending_ == SIZE_MAX) in_step_pending_ = waiting_;
 }
 
@@ -346,19 +569,26 @@ void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
+  WatchMonitorLines();
   transaction_.Abandon();
   WriteHeld();
-  while (waiting_ != 0) EmitOldestUnanswered(why);
+  DropHeld(why);
 }
 
 void Session::Close(NoReply why) {
   // After QUIT's +OK the server closes: what was sent after it is never answered, whichever
   // way the capture saw the connection end.
   if (quit_) why = NoReply::kClosed;
+  // Out of step, the end of the client's stream may be the proof point its commands wait for.
+  if (desynced_ && waiting_ != 0 && request_parser_ != nullptr && held_replies_ == held_expected_ &&
+      InStepAt(request_side_.in_request() ? request_parser_->message_offset() : request_parser_->consumed())) {
+    ProveInStep();
+  }
+  if (desynced_) why = NoReply::kDesync;
   request_side_.EndInsideRequest();
   transaction_.Abandon();
   WriteHeld();
-  while (waiting_ != 0) EmitOldestUnanswered(why);
+  DropHeld(why);
 }
 
 template class BasicRespParser<Session::RequestSide>;

@@ -62,6 +62,13 @@ std::string FormatSummary(const Summary& s) {
     if (errors.other != 0) absl::StrAppend(&out, separator, errors.other, " other");
     out.push_back('\n');
   }
+  const SessionCounters& n = c.session;
+  if (n.joined + n.realigned + n.join_skipped != 0) {
+    // Not anomalies: a trace started on a busy server joins every connection it finds.
+    absl::StrAppend(&out, "  mid-stream: ", n.joined, " connections joined, ", n.realigned,
+                    " times proven in step, ", n.join_skipped,
+                    " requests skipped before a known command\n");
+  }
   const ReassemblyCounters& r = c.reassembly;
   if (r.out_of_order + r.retransmitted + r.overlapping + c.second_interface_copies != 0) {
     absl::StrAppend(&out, "  tcp: ", r.out_of_order, " out of order, ", r.retransmitted,

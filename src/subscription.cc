@@ -104,10 +104,20 @@ bool Subscriptions::IsPushSeen(RespType root, PubSubReply seen, const PubSubRequ
   if (root == RespType::kPush) return !awaited;
   // In RESP2 subscribed mode the server runs only pub/sub commands, PING, QUIT and RESET:
   // nothing else they answer looks like these.
-  return !resp3_ && subscribed() && seen.kind != PubSub::kNone && !awaited;
+  return !resp3_ && MayBeSubscribed() && seen.kind != PubSub::kNone && !awaited;
 }
 
 void Subscriptions::Count(PubSubReply seen) {
+  switch (seen.kind) {
+    case PubSub::kSubscribe:
+    case PubSub::kUnsubscribe:
+    case PubSub::kPsubscribe:
+    case PubSub::kPunsubscribe:
+      maybe_subscribed_ = false;  // the count is of channels and patterns: now known
+      break;
+    default:
+      break;
+  }
   switch (seen.kind) {
     case PubSub::kSubscribe:
     case PubSub::kUnsubscribe:
@@ -164,6 +174,7 @@ absl::Span<Message* const> Subscriptions::Finished(const PubSubRequest& request,
       if (ok || why == NoReply::kReplyOff) {
         resp3_ = false;
         channels_ = patterns_ = shard_channels_ = 0;
+        maybe_subscribed_ = false;
       }
       break;
     default:

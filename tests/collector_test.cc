@@ -68,6 +68,12 @@ class Conn {
   uint32_t cseq_, sseq_;
 };
 
+// The handshake, so that the collector knows the connection from its start.
+void Open(Collector& c, Conn& k, int64_t ts) {
+  c.OnSegment(k.Syn(ts));
+  c.OnSegment(k.SynAck(ts));
+}
+
 class CollectorTest : public ::testing::Test {
  protected:
   CollectorOptions options_;
@@ -133,6 +139,7 @@ TEST_F(CollectorTest, OtherPortsAreIgnored) {
 TEST_F(CollectorTest, ResetReportsWaitingCommands) {
   Collector c(options_, &sink_);
   Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
   c.OnSegment(k.FromClient("*2\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n", 1));
   c.OnSegment(k.FromClient("", 2, tcp_flags::kRst));
   ASSERT_EQ(sink_.seen.size(), 1u);
@@ -145,7 +152,9 @@ TEST_F(CollectorTest, IdleConnectionsTimeOut) {
   Collector c(options_, &sink_);
   Conn a(V4(1, 50000), V4(2, 6379));
   Conn b(V4(3, 50000), V4(2, 6379));
+  Open(c, a, 1'000'000'000);
   c.OnSegment(a.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000'000));
+  Open(c, b, 20'000'000'000);
   c.OnSegment(b.FromClient("*1\r\n$4\r\nPING\r\n", 20'000'000'000));
   ASSERT_EQ(sink_.seen.size(), 1u);
   EXPECT_EQ(sink_.seen[0].client, "10.0.0.1:50000");
@@ -176,6 +185,7 @@ TEST_F(CollectorTest, ReorderedAndRetransmittedSegmentsPairOnce) {
 TEST_F(CollectorTest, RepliesLostFromTheCaptureAreAGapNotAPairing) {
   Collector c(options_, &sink_);
   Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
   c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1));
   c.OnSegment(k.FromServer("+PONG\r\n", 2));
   k.LoseFromServer(7);  // the second +PONG\r\n never reached the capture
@@ -195,6 +205,7 @@ TEST_F(CollectorTest, RepliesLostFromTheCaptureAreAGapNotAPairing) {
 TEST_F(CollectorTest, SnaplenCutBulkReplyStaysInStep) {
   Collector c(options_, &sink_);
   Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
   c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n", 1));
   std::string reply = "$20\r\n01234567890123456789\r\n";
   Segment s = k.FromServer(reply, 2);
@@ -228,6 +239,7 @@ namespace {
 TEST_F(CollectorTest, ReplyCutByTheEndOfTheCaptureKeepsWhatArrived) {
   Collector c(options_, &sink_);
   Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
   c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 1));
   c.OnSegment(k.FromServer("$10\r\n0123", 2));
   c.Finish();
@@ -253,21 +265,25 @@ TEST_F(CollectorTest, HostileStreamsAreCountedAndNeverMisPaired) {
 
   {  // Garbage on the port, from both sides: no command, no pairing.
     Conn k = next();
+    Open(c, k, 0);
     c.OnSegment(k.FromClient(std::string("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 11), 1));
     c.OnSegment(k.FromServer(std::string("\x16\x03\x03\x00\x7a\x02\x00\x00", 8), 2));
   }
   {  // Absurd lengths: Redis rejects them with a protocol error; that error pairs with them.
     Conn k = next();
+    Open(c, k, 0);
     c.OnSegment(k.FromClient("*1\r\n$999999999999\r\n", 3));
     c.OnSegment(k.FromServer("-ERR Protocol error: invalid bulk length\r\n", 4));
   }
   {  // A reply whose count is negative, then an 85-digit integer: out of step, counted.
     Conn k = next();
+    Open(c, k, 0);
     c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 5));
     c.OnSegment(k.FromServer("*-5\r\n:" + std::string(85, '9') + "\r\n", 6));
   }
   {  // Nesting 10,000 deep in a reply.
     Conn k = next();
+    Open(c, k, 0);
     c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 7));
     std::string deep;
     for (int i = 0; i < 10000; ++i) deep += "*1\r\n";
@@ -281,6 +297,7 @@ TEST_F(CollectorTest, HostileStreamsAreCountedAndNeverMisPaired) {
   }
   {  // A capture cut in the middle of a request.
     Conn k = next();
+    Open(c, k, 0);
     c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nk", 12));
   }
   c.Finish();
@@ -358,6 +375,8 @@ TEST_F(CollectorTest, CopiesFromASecondInterfaceAreDroppedAndCounted) {
 TEST_F(CollectorTest, RetransmissionOnTheSameInterfaceStaysARetransmission) {
   Collector c(options_, &sink_);
   Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(On(k.Syn(0), kBridge));
+  c.OnSegment(On(k.SynAck(0), kBridge));
   const Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 1'000'000);
   c.OnSegment(On(ping, kBridge));
   // Sooner than any timer would resend, as a fast retransmission on a LAN can be.
@@ -433,6 +452,130 @@ TEST_F(CollectorTest, SameSegmentOnAnotherInterfaceAfterTheWindowIsARetransmissi
   c.Finish();
   EXPECT_EQ(c.counters().reassembly.retransmitted, 1u);
   EXPECT_EQ(c.counters().second_interface_copies, 0u);
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A capture that starts inside a connection: no handshake, and streams that may start inside
+// a value. Commands pair only once the connection is proven in step.
+TEST_F(CollectorTest, JoinedMidStreamPairsWhatTheCountOfRepliesProves) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  // The tail of a value, then a pipeline; the server answers an earlier command the capture
+  // never had, then the two.
+  c.OnSegment(k.FromClient("ue\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("$3\r\nold\r\n+OK\r\n+PONG\r\n", 2));
+  EXPECT_TRUE(sink_.seen.empty());  // nothing shows yet that +OK is the SET's
+  // The client sends the GET having had every reply, which the server sent having had every
+  // command: nothing sent before the GET is still waiting, so the last two replies are the
+  // pipeline's.
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 3));
+  c.OnSegment(k.FromServer("$1\r\nv\r\n", 4));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].cmd, "SET");
+  EXPECT_EQ(sink_.seen[0].reply, "OK");
+  EXPECT_EQ(sink_.seen[1].cmd, "PING");
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(sink_.seen[2].cmd, "GET");
+  EXPECT_EQ(sink_.seen[2].reply, "v");
+  const SessionCounters& n = c.counters().session;
+  EXPECT_EQ(n.joined, 1u);
+  EXPECT_EQ(n.realigned, 1u);
+  EXPECT_EQ(n.orphan_replies, 1u);  // "old"
+  EXPECT_EQ(n.resyncs, 0u);         // finding the first boundary is no error
+}
+
+TEST_F(CollectorTest, JoinedMidStreamPairsNothingUnproven) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  // The capture ends before the client acknowledges the reply: an earlier command may have
+  // been waiting for it.
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].cmd, "PING");
+  EXPECT_EQ(sink_.seen[0].no_reply, "desync");
+  EXPECT_EQ(c.counters().session.orphan_replies, 1u);
+  EXPECT_EQ(c.counters().session.realigned, 0u);
+}
+
+TEST_F(CollectorTest, JoinedMidStreamTheClientsLastAcknowledgementProvesTheEnd) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  c.OnSegment(k.FromClient("", 3));  // a bare ACK of the reply
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+}
+
+TEST_F(CollectorTest, JoinedMidStreamSkipsWhatOnlyLooksLikeARequest) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  // Inside a value: a text line (an inline command, were it a request's start) and RESP of no
+  // command the server has. The first request is the PING.
+  c.OnSegment(k.FromClient("text\r\nGET x\r\n*2\r\n$3\r\nfoo\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 3));
+  c.OnSegment(k.FromServer("+PONG\r\n", 4));
+  c.OnSegment(k.FromClient("", 5));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].cmd, "PING");
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(c.counters().session.join_skipped, 1u);
+  EXPECT_EQ(c.counters().session.request_errors, 0u);
+}
+
+TEST_F(CollectorTest, JoinedMidStreamWaitsOutABlockedCommand) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  // Sent having had every reply, but the BLPOP is still blocked: fewer replies than commands
+  // waiting, so no proof, and the BLPOP's reply must not go to this PING.
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 3));
+  c.OnSegment(k.FromServer("*2\r\n$1\r\nq\r\n$1\r\nx\r\n", 4));
+  c.OnSegment(k.FromServer("+PONG\r\n", 5));
+  EXPECT_TRUE(sink_.seen.empty());
+  c.OnSegment(k.FromClient("", 6));  // every reply acknowledged: the proof at the end
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "BLPOP");
+  EXPECT_EQ(sink_.seen[1].no_reply, "");
+  EXPECT_EQ(sink_.seen[2].cmd, "PING");
+  EXPECT_EQ(sink_.seen[2].reply, "PONG");
+}
+
+TEST_F(CollectorTest, JoinedMidStreamMessagesAndMonitorLinesArePushes) {
+  Collector c(options_, &sink_);
+  Conn sub(V4(1, 50000), V4(2, 6379));
+  Conn mon(V4(3, 50000), V4(2, 6379));
+  // A subscriber (RESP2) and a monitor, both joined: what the server feeds them is a push.
+  c.OnSegment(sub.FromServer("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nhi\r\n", 1));
+  c.OnSegment(mon.FromServer("+1700000000.123456 [0 127.0.0.1:5555] \"GET\" \"k\"\r\n", 2));
+  c.OnSegment(sub.FromClient("*1\r\n$4\r\nPING\r\n", 3));
+  c.OnSegment(sub.FromServer("*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$2\r\nho\r\n", 4));
+  c.OnSegment(sub.FromServer("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 5));
+  c.OnSegment(sub.FromClient("", 6));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[0].cmd, "");  // pushes
+  EXPECT_EQ(sink_.seen[1].cmd, "");
+  EXPECT_EQ(sink_.seen[2].cmd, "");
+  EXPECT_EQ(sink_.seen[3].cmd, "PING");
+  EXPECT_EQ(sink_.seen[3].no_reply, "");  // its ["pong", ""]
+  EXPECT_EQ(c.counters().session.pushes, 3u);
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
 }
 
 }  // namespace

@@ -275,6 +275,9 @@ TEST_F(SessionTest, LostRepliesReportWaitingCommandsAndStopPairing) {
   replies_.OnGap(10, 3);  // inside a simple string: which replies were lost is unknown
   requests_.Feed("*1\r\n$4\r\nECHO\r\n", 4);
   replies_.Feed("ONG\r\n+PONG\r\n", 5);
+  // Out of step, the ECHO waits for a proof of step that never comes: the capture ends.
+  EXPECT_EQ(sink_.seen.size(), 2u);
+  session_.Close(NoReply::kEndOfCapture);
   ASSERT_EQ(sink_.seen.size(), 3u);
   EXPECT_EQ(sink_.seen[0].reply, "none:gap");
   EXPECT_EQ(sink_.seen[1].reply, "none:gap");
@@ -595,6 +598,37 @@ TEST_F(SessionPubSubTest, SubscribeToThreeChannelsTakesThreeConfirmations) {
   EXPECT_EQ(counters_.replies, 1u);
   EXPECT_EQ(counters_.pushes, 0u);
   EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionPubSubTest, SubscribeInsideMultiTakesEffectAtExec) {
+  // Redis 7.0.15's bytes: EXEC's array counts the one queued command, holds its first
+  // confirmation, and the second follows the array, answering nothing.
+  requests_.Feed("MULTI\r\nSUBSCRIBE a b\r\nEXEC\r\nPING\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n*1\r\n" + std::string(kSubA) + kSubB, 2);
+  replies_.Feed("*3\r\n$7\r\nmessage\r\n$1\r\na\r\n$5\r\nhello\r\n", 3);
+  replies_.Feed("*2\r\n$4\r\npong\r\n$0\r\n\r\n", 4);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command MULTI -> simple:OK",
+                                               "command SUBSCRIBE a b -> simple:QUEUED",
+                                               "command EXEC -> array:",
+                                               "push  -> array:subscribe",
+                                               "push  -> array:message",
+                                               "command PING -> array:pong"}));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
+}
+
+TEST_F(SessionPubSubTest, SubscribeInsideMultiInResp3) {
+  requests_.Feed("HELLO 3\r\nMULTI\r\nSUBSCRIBE a b\r\nEXEC\r\nPING\r\n", 1);
+  replies_.Feed("%1\r\n$5\r\nproto\r\n:3\r\n+OK\r\n+QUEUED\r\n", 2);
+  replies_.Feed("*1\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n>3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n", 3);
+  replies_.Feed(">3\r\n$7\r\nmessage\r\n$1\r\na\r\n$5\r\nhello\r\n+PONG\r\n", 4);
+  EXPECT_EQ(Kinds(), (std::vector<std::string>{"command HELLO 3 -> map:proto",
+                                               "command MULTI -> simple:OK",
+                                               "command SUBSCRIBE a b -> simple:QUEUED",
+                                               "command EXEC -> array:",
+                                               "push  -> push:subscribe",
+                                               "push  -> push:message",
+                                               "command PING -> simple:PONG"}));
+  EXPECT_EQ(counters_.orphan_replies, 0u);
 }
 
 TEST_F(SessionPubSubTest, MessagesBetweenConfirmationsArePushes) {
@@ -1278,10 +1312,15 @@ TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   SessionCounters counters;
   Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
   RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
-  for (int i = 0; i < 3; ++i) requests.Feed("*1\r\n$4\r\nPING\r\n", i);
+  // Out of step, commands wait for a proof of step up to the same bound.
+  for (int i = 0; i < 5; ++i) {
+    requests.Feed("*1\r\n$4\r\nPING\r\n", i);
+    EXPECT_LE(session.pending(), options.max_pending);
+  }
+  session.Close(NoReply::kEndOfCapture);
   EXPECT_EQ(session.pending(), 0u);
-  ASSERT_EQ(sink.seen.size(), 3u);
-  EXPECT_EQ(sink.seen[2].reply, "none:desync");
+  ASSERT_EQ(sink.seen.size(), 5u);
+  for (const Seen& s : sink.seen) EXPECT_EQ(s.reply, "none:desync");
   EXPECT_EQ(counters.pending_overflows, 1u);
 }
 

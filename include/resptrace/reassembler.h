@@ -56,6 +56,11 @@ class Reassembler {
   uint64_t buffered_bytes() const { return buffered_bytes_; }
   // Relative stream offset of the next byte expected.
   uint64_t next_offset() const { return next_; }
+  // The sequence number of stream offset 0: what it is, or what it will be once `seg`, the
+  // next segment pushed, has started the stream.
+  uint32_t OffsetZeroSeq(const Segment& seg) const {
+    return started_ ? isn_ : seg.seq + (seg.has(tcp_flags::kSyn) ? 1 : 0);
+  }
   // Absolute sequence number of the next byte expected (only meaningful once started).
   uint32_t next_seq() const { return isn_ + static_cast<uint32_t>(next_); }
 

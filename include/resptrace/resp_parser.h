@@ -92,6 +92,12 @@ class RespParserBase {
   // message as a value with missing bytes instead of dropping it.
   uint64_t BytesToComplete() const;
 
+  // The stream starts at an unknown point of the conversation (a capture that joined a
+  // connection mid-stream): bytes are skipped up to the first safe boundary, as after a
+  // protocol error (see BasicRespParser::Feed), the first byte counting as a line start.
+  // Call before the first Feed.
+  void StartMidStream();
+
   // Bytes of the message in progress so far.
   uint64_t message_bytes() const { return msg_bytes_; }
 
@@ -101,6 +107,8 @@ class RespParserBase {
   // value being reported ends after this offset: a lower bound of its end that costs the
   // hot path nothing.
   uint64_t piece_offset() const { return piece_offset_; }
+  // Stream offset of the first byte of the message in progress, from its OnMessageBegin.
+  uint64_t message_offset() const { return msg_offset_; }
 
  protected:
   RespParserBase(RespRole role, const RespLimits& limits);
@@ -132,6 +140,8 @@ class RespParserBase {
   bool resync_any_line_ = false;  // the error was confined to one inline line
   uint64_t consumed_ = 0;
   uint64_t piece_offset_ = 0;
+  uint64_t msg_offset_ = 0;
+  const char* piece_ = nullptr;  // the piece being parsed, at stream offset piece_offset_
 };
 
 // The parser proper, for a handler type: a RespHandler (events through virtual calls), or

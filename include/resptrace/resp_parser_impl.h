@@ -71,6 +71,7 @@ void BasicRespParser<Handler>::Feed(std::string_view bytes, int64_t ts_ns) {
   now_ts_ = ts_ns;
   piece_offset_ = consumed_;
   consumed_ += bytes.size();
+  piece_ = bytes.data();
   const char* p = bytes.data();
   const char* const end = p + bytes.size();
   while (p < end) {
@@ -128,7 +129,10 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
       Fail(RespError::kExpectedBulk, false);
       return p;
     }
-    if (msg_bytes_ == 0) msg_ts_ = now_ts_;
+    if (msg_bytes_ == 0) {
+      msg_ts_ = now_ts_;
+      msg_offset_ = piece_offset_ + static_cast<uint64_t>(p - piece_);
+    }
     if (msg_bytes_ == 0 && stack_.empty()) {  // a message starts here
       const char* const next = role_ == RespRole::kRequest ? ParseWholeRequest(p, end)
                                                             : ParseWholeReply(p, end);
@@ -535,6 +539,7 @@ const char* BasicRespParser<Handler>::Resync(const char* p, const char* end) {
         if (p + 1 == end) {
           line_.push_back('*');
           msg_ts_ = now_ts_;
+          msg_offset_ = piece_offset_ + static_cast<uint64_t>(p - piece_);
           return end;
         }
         if (resp_internal::IsDigit(p[1])) {

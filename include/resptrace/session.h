@@ -50,6 +50,10 @@ struct SessionCounters {
   uint64_t request_errors = 0;    // requests that are not valid RESP
   uint64_t reply_errors = 0;      // replies that are not valid RESP
   uint64_t desyncs = 0;           // times a connection lost step with its replies
+  uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
+  uint64_t join_skipped = 0;      // requests before a joined connection's first safe
+                                  // boundary: malformed, or of no command the table knows
+  uint64_t realigned = 0;         // times a joined or desynced connection was proven in step
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t pending_overflows = 0; // commands reported early past max_pending
   uint64_t transaction_overflows = 0;  // transactions written unlinked past max_pending
@@ -80,8 +84,29 @@ class Session {
   RequestSide* request_handler() { return &request_side_; }
   ReplySide* reply_handler() { return &reply_side_; }
 
-  // The request parser, whose stream position bounds where each request ends.
+  // The request parser, whose stream position bounds where each request ends, and the reply
+  // parser, which tells whether the replies so far are whole.
   void set_request_parser(const RespParserBase* parser) { request_parser_ = parser; }
+  void set_reply_parser(const RespParserBase* parser) { reply_parser_ = parser; }
+
+  // The capture starts inside the connection (no handshake seen), and commands sent before
+  // it may still be waiting for replies it will show. Requests start at the first one of a
+  // command the table knows (the parsers skip to a boundary); until a request is proven
+  // in step (InStepAt), the connection is desynced: commands are reported unmatched and
+  // replies are not paired. Call before any byte is parsed.
+  void JoinMidStream();
+
+  // The acknowledgement carried by the client's segment now being parsed.
+  void SetRequestAck(uint32_t ack) {
+    request_ack_ = ack;
+    has_request_ack_ = true;
+  }
+  // A server segment with payload: its acknowledgement, and the sequence number after it.
+  void NoteServerData(uint32_t ack, uint32_t seq_end) {
+    server_data_ack_ = ack;
+    if (!server_spoke_ || static_cast<int32_t>(seq_end - server_data_end_) > 0) server_data_end_ = seq_end;
+    server_spoke_ = true;
+  }
 
   // The acknowledgement number carried by the server's segment now being parsed, and
   // the client stream's sequence number at offset 0: a reply sent before the server had
@@ -116,12 +141,18 @@ class Session {
   // calls their handlers without a virtual call.
   class Side : public RespHandler {
    public:
-    void OnResync(uint64_t, int64_t) final { ++s_.counters_->resyncs; }
+    void OnResync(uint64_t, int64_t) final {
+      // The first boundary of a joined stream ends a search, not an error.
+      if (!searching_) ++s_.counters_->resyncs;
+      searching_ = false;
+    }
+    void StartSearching() { searching_ = true; }
 
    protected:
     explicit Side(Session& s) : s_(s), builder_(s.options_.message) {}
     Session& s_;
     MessageBuilder builder_;
+    bool searching_ = false;  // joined mid-stream: the parser looks for the first boundary
   };
 
   // Builds requests from the request parser's events.
@@ -135,15 +166,29 @@ class Session {
     void OnScalar(const ScalarPiece& piece) override {
       builder_.Scalar(piece);
       control_.Piece(piece);
+      if (reading_name_) ReadName(piece);
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
     // The stream ended inside a request: it is still a command the client sent, cut short.
     void EndInsideRequest();
+    // The request being completed started where the connection was proven in step.
+    bool proven_in_step() const { return proven_in_step_; }
+    bool in_request() const { return in_request_; }
+    // Out of step, the name of the command being completed, to look up whether or not
+    // values are kept; empty when it cannot be a command's.
+    std::string_view name() const { return name_ok_ ? std::string_view(name_, name_len_) : std::string_view(); }
 
    private:
+    void ReadName(const ScalarPiece& piece);
+    static constexpr size_t kMaxName = 32;  // longer than any command's name
+    char name_[kMaxName];
+    size_t name_len_ = 0;
+    bool reading_name_ = false;
+    bool name_ok_ = false;
     bool in_request_ = false;  // a request is being built in its slot
+    bool proven_in_step_ = false;
     ControlCommandMatcher control_;
   };
 
@@ -162,7 +207,7 @@ class Session {
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
       // A MONITOR line is a status that starts with its timestamp's digits; the server's own
       // statuses (OK, PONG, RESET) start with letters. Read only while the connection monitors.
-      if (s_.monitoring_ && !line_read_ && !piece.data.empty() &&
+      if (s_.watch_monitor_lines_ && !line_read_ && !piece.data.empty() &&
           reply_.root_type() == RespType::kSimpleString) {
         line_read_ = true;
         monitor_line_ = piece.data[0] >= '0' && piece.data[0] <= '9';
@@ -195,6 +240,32 @@ class Session {
   void WritePush(Message& reply);  // server data that answers no command
   // What an answered MONITOR, QUIT or RESET does to the connection.
   void Follow(ReplyControl control);
+  // True when no command sent before the request at `request_offset` of the client's
+  // stream can still be waiting for its reply, as far as the capture shows.
+  bool InStepAt(uint64_t request_offset) const;
+  // A desynced connection is proven in step at the request being completed: the commands
+  // waiting are paired with the last replies held, and pairing starts again.
+  void ProveInStep();
+  // How many replies a command gets (a blocking one's may come late), when that is known,
+  // so that counting replies can pair it; 0 otherwise.
+  uint32_t RepliesExpected(const Pending& p, bool silent) const;
+  // A waiting command's replies, as counted while out of step.
+  static uint32_t Expected(const Pending& p) {
+    return IsConfirmation(p.pubsub.kind) ? p.pubsub.channels : 1;
+  }
+  // The held replies are what the waiting commands expect, kind for kind.
+  bool HeldRepliesFit() const;
+  // Out of step, a reply is kept until a proof point, up to as many as the waiting
+  // commands expect.
+  void HoldReply(Message& reply, PubSubReply seen);
+  size_t HeldIndex(size_t i) const { return (held_head_ + i) & (held_.size() - 1); }
+  Message& HeldReply(size_t i) { return held_[HeldIndex(i)]; }
+  void PopHeld();
+  // The replies held are orphans, and the waiting commands are reported with `why`.
+  void DropHeld(NoReply why);
+  // A request of a command the table knows: the first safe boundary of a joined stream.
+  static bool StartsSafely(std::string_view name);
+  void WatchMonitorLines() { watch_monitor_lines_ = monitoring_ || (joined_ && desynced_); }
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
   // Out of step for good: every waiting command is reported with `why`, and from now on
@@ -243,13 +314,35 @@ class Session {
   Transaction transaction_;
   Subscriptions subscriptions_;
   bool monitoring_ = false;  // MONITOR was answered +OK: the server feeds the connection lines
+  // Status replies are looked at for MONITOR lines: while monitoring, or while a joined
+  // connection is out of step (it may have been monitoring before the capture began).
+  bool watch_monitor_lines_ = false;
+  bool joined_ = false;      // the capture joined the connection mid-stream
+  bool joining_ = false;     // and has not yet found a request of a known command
   bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
+  bool pubsub_queued_ = false;  // the open transaction queued a pub/sub command
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
   const RespParserBase* request_parser_ = nullptr;
+  const RespParserBase* reply_parser_ = nullptr;
+  // What InStepAt goes by: the client's acknowledgement when it sent the request being
+  // parsed, and the server's latest data: its end, and its acknowledgement (how much of the
+  // client's stream the server had when it last sent).
+  uint32_t request_ack_ = 0;
+  bool has_request_ack_ = false;
+  uint32_t server_data_ack_ = 0;
+  uint32_t server_data_end_ = 0;
+  bool server_spoke_ = false;
+  // Out of step: the replies since the waiting commands were sent, oldest first, at most
+  // one per command, in a ring of a power of two slots that only grows.
+  std::vector<Message> held_;
+  std::vector<PubSubReply> held_seen_;  // what each held reply is to pub/sub
+  size_t held_head_ = 0;
+  size_t held_replies_ = 0;
+  size_t held_expected_ = 0;  // replies the waiting commands expect
   // The command being emitted: its arguments, and the indexes of its keys among them.
   // Reused from one command to the next, so that looking commands up allocates nothing.
   std::vector<std::string_view> arg_views_;

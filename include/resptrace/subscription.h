@@ -95,6 +95,13 @@ class Subscriptions {
   bool watching() const { return watching_; }
   bool subscribed() const { return channels_ + patterns_ + shard_channels_ != 0; }
 
+  // The capture joined the connection mid-stream, or lost track of what it subscribed
+  // to: until a confirmation or a RESET says, it may be subscribed.
+  void Unsure() {
+    maybe_subscribed_ = true;
+    Rewatch();
+  }
+
   // A request is complete and well formed (control_command.h): returns what is to be
   // followed of it.
   PubSubRequest Requested(PubSubRequest request) {
@@ -139,10 +146,14 @@ class Subscriptions {
   // shard channels apart.
   void Count(PubSubReply seen);
 
-  void Rewatch() { watching_ = awaiting_ != 0 || (!resp3_ && subscribed()); }
+  // In RESP2, messages are arrays: the connection's arrays are looked at while it is or may
+  // be subscribed.
+  bool MayBeSubscribed() const { return subscribed() || maybe_subscribed_; }
+  void Rewatch() { watching_ = awaiting_ != 0 || (!resp3_ && MayBeSubscribed()); }
 
   bool resp3_ = false;
   bool watching_ = false;  // watching(), kept up to date: it is read for every reply
+  bool maybe_subscribed_ = false;
   uint32_t awaiting_ = 0;  // pub/sub commands not yet reported
   int64_t channels_ = 0;
   int64_t patterns_ = 0;
