@@ -67,6 +67,7 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   proven_in_step_ = s_.desynced_ && s_.request_parser_ != nullptr &&
                     s_.InStepAt(s_.request_parser_->message_offset());
   reading_name_ = s_.desynced_;
+  inline_ = inline_command;
   name_ok_ = false;
   name_len_ = 0;
   control_.Begin();
@@ -80,7 +81,8 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
     // Joined mid-stream, what parses as a request may be bytes of a value: the stream
     // starts at the first request of a command the server has.
     in_request_ = false;
-    if (!StartsSafely(name())) {
+    // An inline command is any line: only a RESP array is a safe start.
+    if (inline_ || !StartsSafely(name())) {
       ++s_.counters_->join_skipped;
       return;
     }

@@ -1440,3 +1440,76 @@ TEST(LiveRedis, RedactValuesHidesEveryValueButKeepsKeys) {
 
 }  // namespace
 }  // namespace resptrace::live
+
+namespace resptrace::live {
+namespace {
+
+// A capture started inside a connection, in the middle of a value the client is sending:
+// the value's bytes (text lines, RESP of no command the server has) are no command; the
+// server's reply to the command the capture joined inside of answers nothing; every command
+// sent after it is paired, the pipelined ones too, as soon as the connection is proven in step.
+TEST(LiveRedis, CaptureJoiningMidValueFindsTheFirstCommandAndPairsOnceInStep) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/join.pcap";
+  std::string tail = "\r\nGET looks-inline\r\n*2\r\n$3\r\nfoo\r\n$1\r\nx\r\n";
+  tail += std::string(20000 - 1 - tail.size() - 6, 'v') + "\r\nend.";
+  ASSERT_EQ(tail.size(), 19999u);
+  const std::string head = "*3\r\n$3\r\nSET\r\n$3\r\nbig\r\n$20000\r\nv";
+  const std::string get = EncodeCommand({"GET", "big"});
+  const std::string incr = EncodeCommand({"INCR", "n"});
+  const std::string ping = EncodeCommand({"PING"});
+  RawConnection conn(server.port());
+  const std::string client = conn.endpoint();
+  conn.Send(ping);
+  ASSERT_EQ(conn.ReadExactly(7), "+PONG\r\n");
+  conn.Send(head);  // the value's first byte: the server waits for the rest
+  {
+    PacketCapture capture(server.port(), pcap);
+    conn.Send(tail + "\r\n");
+    ASSERT_EQ(conn.ReadExactly(5), "+OK\r\n");
+    conn.Send(EncodeCommand({"DEL", "n"}));
+    ASSERT_EQ(conn.ReadExactly(4), ":0\r\n");
+    conn.Send(incr + incr + incr);
+    ASSERT_EQ(conn.ReadExactly(12), ":1\r\n:2\r\n:3\r\n");
+    conn.Send(ping);
+    ASSERT_EQ(conn.ReadExactly(7), "+PONG\r\n");
+    const uint16_t client_port = conn.local_port();
+    conn.Close();
+    // No handshake in this capture: wait for the FINs of this client's connection.
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& packets) {
+          int fins = 0;
+          for (const TcpPacket& t : packets) {
+            if ((t.flags & kFin) != 0 && (t.src_port == client_port || t.dst_port == client_port)) ++fins;
+          }
+          return fins >= 2;
+        },
+        "the joined connection closed both ways");
+    ASSERT_EQ(capture.Stop().dropped_by_kernel, 0u);
+  }
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  ASSERT_EQ(trace.records.size(), 5u) << trace.summary;
+  const std::string s = server.endpoint();
+  EXPECT_EQ(Timeless(trace.records[0]),
+            CommandRecord(client, s, "DEL", {"n"}, "integer", 0, EncodeCommand({"DEL", "n"}).size(), 4));
+  for (int i = 1; i <= 3; ++i) {
+    EXPECT_EQ(Timeless(trace.records[i]), CommandRecord(client, s, "INCR", {"n"}, "integer", i, incr.size(), 4))
+        << "record " << i;
+  }
+  EXPECT_EQ(Timeless(trace.records[4]),
+            CommandRecord(client, s, "PING", json::array(), "simple", "PONG", ping.size(), 7));
+  // The SET's +OK answers a command the capture never had; the summary says the connection
+  // was joined and how it was found in step. Skipped: the value's "foo x" request and the two
+  // text lines after it (lines of text are no safe start, whatever they say).
+  EXPECT_NE(trace.summary.find("replies without a command: 1\n"), std::string::npos) << trace.summary;
+  EXPECT_NE(trace.summary.find("mid-stream: 1 connections joined, 1 times proven in step, 3 requests "
+                               "skipped before a known command\n"),
+            std::string::npos)
+      << trace.summary;
+  EXPECT_EQ(trace.summary.find("invalid requests"), std::string::npos) << trace.summary;
+}
+
+}  // namespace
+}  // namespace resptrace::live

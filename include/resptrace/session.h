@@ -187,6 +187,7 @@ class Session {
     size_t name_len_ = 0;
     bool reading_name_ = false;
     bool name_ok_ = false;
+    bool inline_ = false;  // the request being completed is an inline command
     bool in_request_ = false;  // a request is being built in its slot
     bool proven_in_step_ = false;
     ControlCommandMatcher control_;
