@@ -428,10 +428,28 @@ void Session::EmitOldestUnanswered(NoReply why) {
 
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
+  // Inside MULTI the server queues CLIENT REPLY and MONITOR rather than run them (QUIT and
+  // RESET run at once); at EXEC it refuses MONITOR, and CLIENT REPLY is not followed there.
+  const TxCommand tx = Waiting(waiting_).tx;
+  if (multi_sent_ && control != ReplyControl::kReset && control != ReplyControl::kQuit) {
+    control = ReplyControl::kNone;
+  }
+  if (tx == TxCommand::kMulti) {
+    multi_sent_ = true;
+  } else if (tx != TxCommand::kNone) {
+    multi_sent_ = false;
+  }
   // The server runs every request it gets, in order, whatever we make of its replies.
-  // A MONITOR sent while monitoring is ignored: no +OK.
-  const bool silent =
-      reply_mode_.RunSilently(control) || (control == ReplyControl::kMonitor && monitoring_);
+  // A MONITOR sent while monitoring, or after one not yet answered, is ignored: no +OK.
+  const bool repeat_monitor = control == ReplyControl::kMonitor && (monitoring_ || monitor_sent_);
+  if (control == ReplyControl::kMonitor) monitor_sent_ = true;
+  if (control == ReplyControl::kReset) monitor_sent_ = false;
+  const bool silent = reply_mode_.RunSilently(control) || repeat_monitor;
+  if (control == ReplyControl::kMonitor && silent && !repeat_monitor) {
+    // Run while replies are off: no +OK, but the lines come once replies are on again.
+    monitoring_ = true;
+    WatchMonitorLines();
+  }
   // A command still blocked (BLPOP) leaves fewer replies than expected: no proof yet.
   if (desynced_ && request_side_.proven_in_step() && held_replies_ == held_expected_) {
     ProveInStep();
@@ -539,6 +557,8 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   if (answer == nullptr) return;  // one of several confirmations: more are due
   if (front.control != ReplyControl::kNone && !IsError(answer->root_type())) {
     Follow(front.control);
+  } else if (front.control == ReplyControl::kMonitor) {
+    monitor_sent_ = monitoring_;  // refused: a later MONITOR is answered
   }
   Emit(front, answer, NoReply::kAnswered);
   PopFront();

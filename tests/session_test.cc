@@ -1131,15 +1131,15 @@ TEST_F(SessionTest, ExecArrayOfAnotherLengthLinksNoResult) {
                                                            "EXEC -> array:OK"}));
 }
 
-TEST_F(SessionTest, SilentCommandsInsideATransactionKeepRequestOrder) {
+TEST_F(SessionTest, ClientReplyInsideATransactionIsQueuedNotRun) {
   requests_.Feed("MULTI\r\nSET k v\r\nCLIENT REPLY OFF\r\nPING\r\n", 1);
-  replies_.Feed("+OK\r\n+QUEUED\r\n", 2);
-  EXPECT_EQ(sink_.seen.size(), 1u);
+  replies_.Feed("+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n", 2);
+  EXPECT_EQ(sink_.seen.size(), 1u);  // the queued commands' records wait for the end
   session_.Close(NoReply::kEndOfCapture);
   EXPECT_EQ(TxPairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK",
                                                            "SET k v -> simple:QUEUED [unknown]",
-                                                           "CLIENT REPLY OFF -> none:reply_off",
-                                                           "PING -> none:reply_off"}));
+                                                           "CLIENT REPLY OFF -> simple:QUEUED [unknown]",
+                                                           "PING -> simple:QUEUED [unknown]"}));
 }
 
 TEST_F(SessionTest, TransactionNamesMatchInAnyCaseAndAcrossPiecesOnly) {
@@ -1272,6 +1272,37 @@ TEST_F(SessionTest, RefusedMonitorDoesNotMonitor) {
   replies_.Feed("-NOPERM no\r\n-ERR wrong number of arguments\r\n+1 PONG\r\n", 2);
   EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"MONITOR -> error:NOPERM no",
                                                          "MONITOR x -> error:ERR wrong number of arguments",
+                                                         "PING -> simple:1 PONG"}));
+  EXPECT_EQ(counters_.pushes, 0u);
+}
+
+TEST_F(SessionTest, SecondMonitorPipelinedBeforeTheFirstOkIsIgnored) {
+  // Redis 7.0.15's bytes for MONITOR MONITOR PING sent at once.
+  requests_.Feed("MONITOR\r\nMONITOR\r\nPING\r\n", 1);
+  replies_.Feed(std::string("+OK\r\n+PONG\r\n") + kLinePing, 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"MONITOR -> simple:OK", "MONITOR -> none:reply_off",
+                                                         "PING -> simple:PONG",
+                                                         " -> simple:1700000000.223456 [0 127.0.0.1:50000] \"PING\""}));
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
+TEST_F(SessionTest, MonitorRunWhileRepliesAreOffFeedsLinesOnceTheyAreOn) {
+  requests_.Feed("CLIENT REPLY OFF\r\nMONITOR\r\nCLIENT REPLY ON\r\nPING\r\n", 1);
+  replies_.Feed(std::string("+OK\r\n") + kLineSet + "+PONG\r\n" + kLinePing, 2);
+  EXPECT_EQ(Pairs(sink_.seen),
+            (std::vector<std::string>{"CLIENT REPLY OFF -> none:reply_off", "MONITOR -> none:reply_off",
+                                      "CLIENT REPLY ON -> simple:OK",
+                                      " -> simple:1700000000.123456 [0 127.0.0.1:50001] \"SET\" \"k\" \"v\"",
+                                      "PING -> simple:PONG",
+                                      " -> simple:1700000000.223456 [0 127.0.0.1:50000] \"PING\""}));
+}
+
+TEST_F(SessionTest, MonitorQueuedInMultiDoesNotMonitor) {
+  // Redis 7.0.15: queued, then refused inside EXEC's array.
+  requests_.Feed("MULTI\r\nMONITOR\r\nEXEC\r\nPING\r\n", 1);
+  replies_.Feed("+OK\r\n+QUEUED\r\n*1\r\n-ERR MONITOR isn't allowed for DENY BLOCKING client\r\n+1 PONG\r\n", 2);
+  EXPECT_EQ(Pairs(sink_.seen), (std::vector<std::string>{"MULTI -> simple:OK", "MONITOR -> simple:QUEUED",
+                                                         "EXEC -> array:ERR MONITOR isn't allowed for DENY BLOCKING client",
                                                          "PING -> simple:1 PONG"}));
   EXPECT_EQ(counters_.pushes, 0u);
 }

@@ -322,6 +322,8 @@ class Session {
   bool joining_ = false;     // and has not yet found a request of a known command
   bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
   bool pubsub_queued_ = false;  // the open transaction queued a pub/sub command
+  bool multi_sent_ = false;     // a MULTI was sent, and no EXEC, DISCARD or RESET since
+  bool monitor_sent_ = false;   // a MONITOR was sent (and no RESET since)
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
   uint32_t reply_ack_ = 0;
