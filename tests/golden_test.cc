@@ -1057,8 +1057,10 @@ TEST(ZeekBaselineTest, DjangoCache) {
 }
 
 TEST(ZeekBaselineTest, StartWithServer) {
-  // Zeek refuses a connection whose server speaks first (empty baseline). resptrace decodes
-  // the request that follows and pairs it with the second "+OK"; the first answers nothing.
+  // Zeek refuses a connection whose server speaks first (empty baseline). The capture joins
+  // the connection mid-stream: the first "+OK" answers a command it never had. The SET is
+  // proven in step as it is sent: the client had that "+OK", which the server sent having
+  // every byte the client sent before the SET. So the SET pairs with the second "+OK".
   EXPECT_EQ(ReadFile(DataPath("zeek/start-with-server.expected.start-with-server.output")).find("SET"),
             std::string::npos);
   const std::vector<json> cmds = Commands(Decode("zeek/start-with-server.pcapng"));
