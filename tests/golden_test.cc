@@ -1071,6 +1071,45 @@ TEST(ZeekBaselineTest, StartWithServer) {
   EXPECT_EQ(cmds[0]["latency_us"], 160);
 }
 
+TEST(ZeekBaselineTest, Auth) {
+  // Zeek's script prints each AUTH's user, password and outcome; resptrace reports the same
+  // user and outcome, and the password redacted.
+  std::vector<std::string> lines;
+  std::istringstream output(ReadFile(DataPath("zeek/auth.expected.auth.output")));
+  for (std::string line; std::getline(output, line);) lines.push_back(line);
+  struct Auth {
+    std::string user, password, outcome;
+  };
+  std::vector<Auth> want;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (lines[i] != "AUTH") continue;
+    ASSERT_LT(i + 3, lines.size());
+    Auth a;
+    a.user = lines[i + 1].substr(std::string("username: ").size());
+    a.password = lines[i + 2].substr(std::string("password: ").size());
+    const std::string& outcome = lines[i + 3];
+    a.outcome = outcome.substr(outcome.find(", ") + 2);
+    want.push_back(a);
+  }
+  ASSERT_EQ(want.size(), 3u);
+  const std::vector<json> cmds = Commands(Decode("zeek/auth.pcap"));
+  ASSERT_EQ(cmds.size(), want.size());
+  for (size_t i = 0; i < want.size(); ++i) {
+    SCOPED_TRACE(cmds[i].dump());
+    EXPECT_EQ(cmds[i]["cmd"], "AUTH");
+    ASSERT_EQ(cmds[i]["args"].size(), 2u);
+    EXPECT_EQ(cmds[i]["args"][0], want[i].user);
+    EXPECT_EQ(cmds[i]["args"][1], json({{"redacted", true}}));
+    EXPECT_EQ(cmds[i]["args"].dump().find(want[i].password), std::string::npos);
+    if (want[i].outcome == "OK") {
+      EXPECT_EQ(cmds[i]["reply"], "OK");
+    } else {
+      EXPECT_EQ(cmds[i]["reply"], json({{"error", want[i].outcome}}));
+      EXPECT_EQ(cmds[i]["error_prefix"], "WRONGPASS");
+    }
+  }
+}
+
 TEST(ZeekBaselineTest, RedisFiftyPings) {
   const std::vector<json> cmds = Commands(Decode("zeek/redis-50-pings.pcap"));
   ASSERT_EQ(cmds.size(), 54u);
