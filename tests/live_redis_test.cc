@@ -1206,6 +1206,116 @@ TEST(LiveRedis, BlockingCommandsReportTheRealWait) {
   EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 2, polls + 5, polls + 5, 0, 0));
 }
 
+// Every blocking command, pipelined, each timing out: a null reply (WAIT's is its count of
+// replicas) after its own wait, each on its own command.
+TEST(LiveRedis, EveryBlockingCommandTimesOutWithANullReply) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/blocking-all.pcap";
+  struct Blocking {
+    std::vector<std::string> argv;
+    std::string reply;
+    std::string reply_type;
+    json value;
+    double wait_us;
+  };
+  const std::vector<Blocking> cmds = {
+      {{"BRPOP", "q", "0.1"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"BLMOVE", "q", "r", "LEFT", "RIGHT", "0.1"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"BLMPOP", "0.1", "1", "q", "LEFT"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"BZPOPMIN", "z", "0.1"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"XREAD", "BLOCK", "100", "STREAMS", "s", "$"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"XREADGROUP", "GROUP", "g", "c", "BLOCK", "100", "STREAMS", "s", ">"}, "*-1\r\n", "null", nullptr, 1e5},
+      {{"WAIT", "1", "100"}, ":0\r\n", "integer", 0, 1e5},
+  };
+  const std::string group = EncodeCommand({"XGROUP", "CREATE", "s", "g", "$", "MKSTREAM"});
+  std::string client;
+  uint16_t client_port = 0;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    client = conn.endpoint();
+    client_port = conn.local_port();
+    conn.Send(group);
+    ASSERT_EQ(conn.ReadExactly(5), "+OK\r\n");
+    std::string pipeline;
+    std::string replies;
+    for (const Blocking& b : cmds) {
+      pipeline += EncodeCommand(b.argv);
+      replies += b.reply;
+    }
+    conn.Send(pipeline);
+    ASSERT_EQ(conn.ReadExactly(replies.size(), milliseconds(10000)), replies);
+    conn.Close();
+    ASSERT_EQ(capture.StopOnceClosed(server.port(), 1).dropped_by_kernel, 0u);
+  }
+  const std::vector<TcpPacket> packets = ReadPcapFile(pcap);
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  ASSERT_EQ(trace.records.size(), cmds.size() + 1) << trace.summary;
+  const std::string srv = server.endpoint();
+  for (size_t i = 0; i < cmds.size(); ++i) {
+    const Blocking& b = cmds[i];
+    const json& r = trace.records[i + 1];
+    json args = json::array();
+    for (size_t a = 1; a < b.argv.size(); ++a) args.push_back(b.argv[a]);
+    json want = CommandRecord(client, srv, b.argv[0], args, b.reply_type, b.value, EncodeCommand(b.argv).size(),
+                              b.reply.size());
+    // The command table's keys, from the key specs.
+    want["keys"] = r.at("keys");
+    EXPECT_EQ(Timeless(r), want) << "record " << i + 1;
+    // Pipelined: each waits behind the ones before it, and for its own timeout.
+    EXPECT_GE(r.at("latency_us").get<double>(), b.wait_us) << r.dump();
+  }
+  EXPECT_EQ(trace.records[2].at("keys"), json({"q", "r"}));
+  EXPECT_EQ(trace.records[6].at("keys"), json({"s"}));
+  ExpectRecordsCoverConnection(trace.records, packets, client_port, server.port());
+  EXPECT_EQ(trace.summary, CleanSummary(packets.size(), 1, cmds.size() + 1, cmds.size() + 1, 0, 0));
+}
+
+// A client that resets its connection while its command is blocked: the command is reported
+// without a reply, the connection reset.
+TEST(LiveRedis, ConnectionResetWhileBlockedIsReported) {
+  RedisServer server;
+  TempDir dir;
+  const std::string pcap = dir.path() + "/reset.pcap";
+  const std::string blpop = EncodeCommand({"BLPOP", "never", "0"});
+  std::string client;
+  {
+    PacketCapture capture(server.port(), pcap);
+    RawConnection conn(server.port());
+    RawConnection watcher(server.port());
+    client = conn.endpoint();
+    const uint16_t client_port = conn.local_port();
+    conn.Send(blpop);
+    // Resets only once the server holds the BLPOP blocked.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    for (bool blocked = false; !blocked;) {
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "BLPOP never blocked";
+      watcher.Send(EncodeCommand({"INFO", "clients"}));
+      const std::string header = ReadLine(watcher);
+      blocked = watcher.ReadExactly(std::stoul(header.substr(1)) + 2).find("blocked_clients:1\r\n") !=
+                std::string::npos;
+    }
+    conn.Abort();
+    capture.WaitFor(
+        [&](const std::vector<TcpPacket>& packets) {
+          return std::any_of(packets.begin(), packets.end(), [&](const TcpPacket& t) {
+            return t.src_port == client_port && (t.flags & kRst) != 0;
+          });
+        },
+        "the client's reset");
+    capture.Stop();
+  }
+  const Trace trace = RunResptrace(pcap, server.port(), "json");
+  ASSERT_EQ(trace.exit_status, 0) << trace.summary;
+  const std::vector<json> records = RecordsOf(trace.records, client);
+  ASSERT_EQ(records.size(), 1u) << trace.summary;
+  json want = CommandRecord(client, server.endpoint(), "BLPOP", {"never", "0"}, "none", nullptr, blpop.size(), 0);
+  want["no_reply"] = "reset";
+  EXPECT_EQ(Timeless(records[0]), want);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Client-side caching: CLIENT TRACKING's invalidations.
 

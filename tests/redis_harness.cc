@@ -516,6 +516,13 @@ void RawConnection::Close() {
   fd_ = -1;
 }
 
+void RawConnection::Abort() {
+  if (fd_ < 0) return;
+  const linger reset{1, 0};  // a zero linger time makes close() send RST
+  if (setsockopt(fd_, SOL_SOCKET, SO_LINGER, &reset, sizeof reset) != 0) Fail("setsockopt(SO_LINGER) failed");
+  Close();
+}
+
 std::string RawConnection::endpoint() const { return absl::StrCat("127.0.0.1:", local_port_); }
 
 void RawConnection::Send(std::string_view bytes) {

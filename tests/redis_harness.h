@@ -77,6 +77,7 @@ struct TcpPacket {
 };
 inline constexpr uint8_t kFin = 0x01;
 inline constexpr uint8_t kSyn = 0x02;
+inline constexpr uint8_t kRst = 0x04;
 inline constexpr uint8_t kAck = 0x10;
 
 // Reads a pcap file (Ethernet link type). A record cut at the end of the file (tcpdump still
@@ -171,6 +172,8 @@ class RawConnection {
   // Waits for the peer to close; throws if bytes come instead or after `timeout`.
   void ExpectEof(milliseconds timeout = milliseconds(5000));
   void Close();
+  // Closes with a reset (RST), as a client that crashes or times out can.
+  void Abort();
 
  private:
   int fd_ = -1;
