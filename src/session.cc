@@ -9,26 +9,6 @@
 
 namespace resptrace {
 
-namespace {
-
-// "<unix time>.<micros> [<db> <client>] ...": how MONITOR's lines start, for a connection
-// joined mid-stream that may be monitoring. The server's own statuses start with letters.
-bool IsMonitorLine(const Message& reply) {
-  const ValueNode* root = reply.root();
-  if (root == nullptr || root->type != RespType::kSimpleString) return false;
-  const std::string_view line = reply.data(*root);
-  size_t i = 0;
-  const auto digits = [&] {
-    const size_t from = i;
-    while (i < line.size() && line[i] >= '0' && line[i] <= '9') ++i;
-    return i > from;
-  };
-  if (!digits() || i == line.size() || line[i++] != '.' || !digits()) return false;
-  return line.substr(i, 2) == " [";
-}
-
-}  // namespace
-
 std::string_view NoReplyName(NoReply r) {
   switch (r) {
     case NoReply::kAnswered: return "";
@@ -160,10 +140,23 @@ void Session::RequestSide::EndInsideRequest() {
 void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   builder_.Begin(&reply_, ts_ns, false);
   pubsub_.Begin(s_.subscriptions_.watching());
-  line_read_ = false;
-  monitor_line_ = false;
+  line_state_ = kLineStart;
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
+}
+
+void Session::ReplySide::ReadLineStart(std::string_view data) {
+  for (const char c : data) {
+    const bool digit = c >= '0' && c <= '9';
+    switch (line_state_) {
+      case kLineStart: line_state_ = digit ? kLineSeconds : kLineNot; break;
+      case kLineSeconds: line_state_ = digit ? kLineSeconds : c == '.' ? kLineDot : kLineNot; break;
+      case kLineDot: line_state_ = digit ? kLineMicros : kLineNot; break;
+      case kLineMicros: line_state_ = digit ? kLineMicros : c == ' ' ? kLineSpace : kLineNot; break;
+      case kLineSpace: line_state_ = c == '[' ? kLineMatched : kLineNot; break;
+      default: return;
+    }
+  }
 }
 
 void Session::ReplySide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
@@ -510,8 +503,11 @@ void Session::Follow(ReplyControl control) {
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
-  if (reply_side_.monitor_line() && (monitoring_ || IsMonitorLine(reply))) {
-    monitoring_ = true;  // seen to be, joined mid-stream
+  if (reply_side_.monitor_line()) {
+    if (!monitoring_) {  // joined mid-stream, it was monitoring
+      monitoring_ = true;
+      WatchMonitorLines();
+    }
     WritePush(reply);
     return;
   }

@@ -3,7 +3,8 @@
 // the server does not answer (CLIENT REPLY OFF / SKIP) take no reply; a pub/sub command takes
 // every confirmation it gets, and messages are pushes (subscription.h); after MONITOR's +OK,
 // the lines the server feeds the connection are pushes; commands sent after an answered QUIT
-// are reported as closed.
+// are reported as closed. A connection joined mid-stream, or out of step after a loss, pairs
+// nothing until TCP's acknowledgements prove it in step (InStepAt).
 #ifndef RESPTRACE_SESSION_H_
 #define RESPTRACE_SESSION_H_
 
@@ -206,12 +207,12 @@ class Session {
       pubsub_.Piece(piece);
       // An error is a scalar: when it is the reply, every piece from here on is its own.
       if (IsError(reply_.root_type())) reply_.error_prefix.Add(piece);
-      // A MONITOR line is a status that starts with its timestamp's digits; the server's own
-      // statuses (OK, PONG, RESET) start with letters. Read only while the connection monitors.
-      if (s_.watch_monitor_lines_ && !line_read_ && !piece.data.empty() &&
+      // A MONITOR line is a status that starts "<digits>.<digits> ["; the server's own
+      // statuses (OK, PONG, RESET) start with letters. Read only while the connection monitors
+      // or may (joined mid-stream), and only that far.
+      if (s_.watch_monitor_lines_ && line_state_ < kLineMatched &&
           reply_.root_type() == RespType::kSimpleString) {
-        line_read_ = true;
-        monitor_line_ = piece.data[0] >= '0' && piece.data[0] <= '9';
+        ReadLineStart(piece.data);
       }
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
@@ -219,12 +220,15 @@ class Session {
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
     PubSubReply pubsub() const { return pubsub_.reply(); }
-    bool monitor_line() const { return monitor_line_; }
+    bool monitor_line() const { return line_state_ == kLineMatched; }
 
    private:
+    void ReadLineStart(std::string_view data);
+    // How far the reply's start matches a MONITOR line's: seconds' digits, '.', micros'
+    // digits, ' ', '['.
+    enum : uint8_t { kLineStart, kLineSeconds, kLineDot, kLineMicros, kLineSpace, kLineMatched, kLineNot };
     Message reply_;
-    bool line_read_ = false;     // the first byte of a status reply was looked at
-    bool monitor_line_ = false;  // the reply is a line MONITOR feeds
+    uint8_t line_state_ = kLineStart;
     PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
@@ -269,8 +273,8 @@ class Session {
   void WatchMonitorLines() { watch_monitor_lines_ = monitoring_ || (joined_ && desynced_); }
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
-  // Out of step for good: every waiting command is reported with `why`, and from now on
-  // commands are reported at once and replies are not paired.
+  // Out of step: every waiting command is reported with `why`, and from now on commands
+  // wait and replies are held, unpaired, until a request proves the connection in step.
   void Desync(NoReply why);
   // Writes the command's record, unless its transaction holds it until it ends.
   void Emit(Pending& p, Message* reply, NoReply why);
@@ -340,7 +344,7 @@ class Session {
   uint32_t server_data_end_ = 0;
   bool server_spoke_ = false;
   // Out of step: the replies since the waiting commands were sent, oldest first, at most
-  // one per command, in a ring of a power of two slots that only grows.
+  // as many as they expect, in a ring of a power of two slots that only grows.
   std::vector<Message> held_;
   std::vector<PubSubReply> held_seen_;  // what each held reply is to pub/sub
   size_t held_head_ = 0;
