@@ -401,9 +401,10 @@ PacketCapture::PacketCapture(uint16_t port, std::string file) : file_(std::move(
   auto [err_r, err_w] = ChildOutputPipe();
   err_fd_ = err_r;
   // -B: in immediate mode every ring slot holds a whole snaplen (256 KiB with -s0), so the
-  // default 2 MiB ring drops packets of a busy loopback. -Z root: keep the right to write into
-  // a private directory.
-  pid_ = Spawn({"tcpdump", "-i", "lo", "-s0", "-U", "--immediate-mode", "-B", "65536", "-Z", "root",
+  // default 2 MiB ring drops packets of a busy loopback; 64 MiB (256 slots) still dropped some
+  // of redis-benchmark's while the machine's two cores were busy: 256 MiB, 1024 slots. -Z root:
+  // keep the right to write into a private directory.
+  pid_ = Spawn({"tcpdump", "-i", "lo", "-s0", "-U", "--immediate-mode", "-B", "262144", "-Z", "root",
                 "-w", file_, absl::StrCat("tcp port ", port)},
                {}, {-1, err_w});
   close(err_w);
