@@ -308,6 +308,22 @@ TEST_F(SessionTest, LostRequestsKeepEarlierCommandsInStep) {
   EXPECT_TRUE(session_.desynced());
 }
 
+TEST_F(SessionTest, RepliesLostWhileResyncingLoseTheCommandsWaitingThen) {
+  requests_.Feed("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 1);
+  replies_.Feed("+PO", 2);
+  replies_.OnGap(4, 3);  // inside a reply: both PINGs lose theirs
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  requests_.Feed("*1\r\n$4\r\nECHO\r\n", 4);
+  EXPECT_EQ(session_.pending(), 1u);
+  // Before any boundary, more bytes are lost: the ECHO's reply may be among them, and the
+  // count of replies can no longer pair it.
+  replies_.OnGap(7, 5);
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[2].words, "ECHO");
+  EXPECT_EQ(sink_.seen[2].reply, "none:gap");
+  EXPECT_EQ(session_.pending(), 0u);
+}
+
 TEST_F(SessionTest, MalformedRequestTakesTheProtocolErrorReply) {
   requests_.Feed("*1\r\n$4\r\nPING\r\nSET k \"unbalanced\r\n", 1);
   replies_.Feed("+PONG\r\n-ERR Protocol error: unbalanced quotes in request\r\n", 2);
