@@ -46,9 +46,10 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   proven_in_step_ = s_.desynced_ && s_.request_parser_ != nullptr &&
                     s_.InStepAt(s_.request_parser_->message_offset());
-  reading_name_ = s_.desynced_;
+  reading_name_ = s_.desynced_ || s_.joining_;
   inline_ = inline_command;
   name_ok_ = false;
+  name_done_ = false;
   name_len_ = 0;
   control_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
@@ -81,8 +82,18 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
   if (error == RespError::kGap) {
-    in_request_ = false;
     s_.OnRequestLost();
+    // Bytes past the request's name were lost: it is still a command the client sent, if
+    // it started where a request may (after a gap, as at a join: one of a known command).
+    if (in_request_ && name_done_ && (!s_.joining_ || (!inline_ && StartsSafely(name())))) {
+      s_.joining_ = false;
+      s_.Waiting(s_.waiting_).cut_by_gap = true;
+      EndInsideRequest();
+    }
+    in_request_ = false;
+    // Whatever follows may be the rest of a value: requests start again where a joined
+    // stream's do.
+    s_.joining_ = true;
     return;
   }
   proven_in_step_ = false;
@@ -317,6 +328,7 @@ Session::Pending& Session::StartRequest() {
   }
   Pending& p = Waiting(waiting_);
   p.malformed = {};
+  p.cut_by_gap = false;
   p.tx = TxCommand::kNone;
   p.pubsub = {};
   p.control = ReplyControl::kNone;
@@ -415,7 +427,7 @@ void Session::LookUpCommand(const Message& request, Record& r) {
 
 void Session::EmitOldestUnanswered(NoReply why) {
   Pending& p = Waiting(0);
-  Emit(p, nullptr, p.silent ? NoReply::kReplyOff : why);
+  Emit(p, nullptr, p.silent ? NoReply::kReplyOff : p.cut_by_gap ? NoReply::kGap : why);
   PopFront();
 }
 
@@ -466,15 +478,15 @@ void Session::OnRequest(ReplyControl control) {
     }
     // Emptying the queue from the front leaves the request in the slot after it.
     DropHeld(NoReply::kDesync);
-    Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
+    Emit(p, nullptr, p.cut_by_gap ? NoReply::kGap : NoReply::kDesync);
     return;
   }
   p.control = control;
   // After lost requests, one of them may have changed the reply mode: expect a reply, so
   // that one that comes shows the connection out of step rather than pairing.
   p.silent = silent && in_step_pending_ == SIZE_MAX;
-  if (p.silent && waiting_ == 0) {
-    Emit(p, nullptr, NoReply::kReplyOff);
+  if ((p.silent || p.cut_by_gap) && waiting_ == 0) {
+    Emit(p, nullptr, p.silent ? NoReply::kReplyOff : NoReply::kGap);
     return;
   }
   ++waiting_;
@@ -559,10 +571,12 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
-  // Silent commands waited only for the ones before them.
-  while (waiting_ != 0 && Waiting(0).silent) {
+  // Silent commands waited only for the ones before them, and so did one a gap cut. A
+  // silent one was sent before the gap, if any: it counts among those in step.
+  while (waiting_ != 0 && (Waiting(0).silent || Waiting(0).cut_by_gap)) {
+    const bool counted = Waiting(0).silent;
     EmitOldestUnanswered(NoReply::kReplyOff);
-    if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
+    if (counted && in_step_pending_ != SIZE_MAX) --in_step_pending_;
   }
   if (subscriptions_.TakeLeftover()) OnReply(reply, has_ack, ack);
 }

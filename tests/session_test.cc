@@ -14,6 +14,7 @@ namespace {
 struct Seen {
   std::string kind;   // "command" or "push"
   std::string words;  // request elements joined by spaces
+  bool cut = false;   // the request is cut short
   std::string reply;  // "<type>:<first scalar>" or "none:<why>"
   int64_t latency_ns = -1;
   std::string malformed;
@@ -58,6 +59,7 @@ class RecordingSink : public RecordSink {
       s.reply = "none:" + std::string(NoReplyName(r.no_reply));
     }
     s.malformed = std::string(r.malformed);
+    s.cut = r.request != nullptr && r.request->cut_short;
     s.command = r.command != nullptr ? std::string(r.command->name)
                 : r.unknown_command  ? "(unknown)"
                                      : "";
@@ -306,6 +308,33 @@ TEST_F(SessionTest, LostRequestsKeepEarlierCommandsInStep) {
   ASSERT_EQ(sink_.seen.size(), 1u);
   EXPECT_EQ(sink_.seen[0].reply, "simple:PONG");
   EXPECT_TRUE(session_.desynced());
+}
+
+TEST_F(SessionTest, AfterLostRequestsRequestsStartAtOneOfAKnownCommand) {
+  requests_.Feed("*1\r\n$4\r\nPING\r\n", 1);
+  requests_.OnGap(30, 2);
+  // The bytes after the gap read as RESP of no command (the end of a value), then a PING:
+  // the first is skipped, as it would be at a join.
+  requests_.Feed("*2\r\n$3\r\nfoo\r\n$1\r\nx\r\n*1\r\n$4\r\nPING\r\n", 3);
+  EXPECT_EQ(session_.pending(), 2u);
+  EXPECT_EQ(counters_.join_skipped, 1u);
+  EXPECT_EQ(counters_.commands, 2u);
+  replies_.Feed("+PONG\r\n", 4);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "simple:PONG");
+}
+
+TEST_F(SessionTest, RequestCutByAGapIsReportedWithoutAReply) {
+  requests_.Feed("*1\r\n$4\r\nPING\r\n*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$5", 1);
+  requests_.OnGap(30, 2);  // inside the value's header, and past it
+  requests_.Feed("*1\r\n$4\r\nPING\r\n", 3);
+  EXPECT_EQ(counters_.commands, 3u);
+  replies_.Feed("+PONG\r\n", 4);
+  // The SET is known, and takes no reply: the lost bytes may have held other requests.
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].words, "SET k");
+  EXPECT_TRUE(sink_.seen[1].cut);
+  EXPECT_EQ(sink_.seen[1].reply, "none:gap");
 }
 
 TEST_F(SessionTest, RepliesLostWhileResyncingLoseTheCommandsWaitingThen) {

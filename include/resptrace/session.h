@@ -52,8 +52,9 @@ struct SessionCounters {
   uint64_t reply_errors = 0;      // replies that are not valid RESP
   uint64_t desyncs = 0;           // times a connection lost step with its replies
   uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
-  uint64_t join_skipped = 0;      // requests before a joined connection's first safe
-                                  // boundary: malformed, or of no command the table knows
+  uint64_t join_skipped = 0;      // requests before a safe boundary (a joined connection's
+                                  // first, or the first after requests were lost):
+                                  // malformed, or of no command the table knows
   uint64_t realigned = 0;         // times a joined or desynced connection was proven in step
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t pending_overflows = 0; // commands reported early past max_pending
@@ -131,6 +132,9 @@ class Session {
     Message request;
     std::string_view malformed;
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
+    // A gap took bytes past its name: its reply cannot be told from those of the requests
+    // lost with its end, so it takes none.
+    bool cut_by_gap = false;
     TxCommand tx = TxCommand::kNone;
     PubSubRequest pubsub;
     ReplyControl control = ReplyControl::kNone;  // MONITOR, QUIT and RESET change the connection
@@ -168,6 +172,7 @@ class Session {
       builder_.Scalar(piece);
       control_.Piece(piece);
       if (reading_name_) ReadName(piece);
+      name_done_ |= piece.last;  // the first element to end is the command's name
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -188,6 +193,7 @@ class Session {
     size_t name_len_ = 0;
     bool reading_name_ = false;
     bool name_ok_ = false;
+    bool name_done_ = false;  // the request being completed has its name whole
     bool inline_ = false;  // the request being completed is an inline command
     bool in_request_ = false;  // a request is being built in its slot
     bool proven_in_step_ = false;
@@ -323,7 +329,9 @@ class Session {
   // connection is out of step (it may have been monitoring before the capture began).
   bool watch_monitor_lines_ = false;
   bool joined_ = false;      // the capture joined the connection mid-stream
-  bool joining_ = false;     // and has not yet found a request of a known command
+  // Requests start at a safe boundary, a request of a known command, not yet found: the
+  // connection was joined mid-stream, or requests were lost in a gap.
+  bool joining_ = false;
   bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
   bool pubsub_queued_ = false;  // the open transaction queued a pub/sub command
   bool multi_sent_ = false;     // a MULTI was sent, and no EXEC, DISCARD or RESET since
