@@ -588,3 +588,40 @@ INSTANTIATE_TEST_SUITE_P(ValuesKeptOrNot, JoinedMidStreamTest, ::testing::Bool()
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// Reply segments captured out of order: bytes delivered late, behind an earlier segment, were
+// sent by the server with its later acknowledgement, not with the earlier segment's. Joined
+// mid-stream, where each reply's acknowledgement is checked against its command.
+TEST_F(CollectorTest, RepliesCapturedOutOfOrderKeepTheirCommands) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  // A client writing without reading: its requests acknowledge no reply after the PONG.
+  const Segment set = k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nA\r\n", 3);
+  const Segment ok = k.FromServer("+OK\r\n", 4);
+  Segment get = k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\na\r\n", 5);
+  const Segment value = k.FromServer("$1\r\nA\r\n", 6);
+  Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 7);
+  const Segment pong = k.FromServer("+PONG\r\n", 8);
+  get.ack = ping.ack = set.ack;
+  c.OnSegment(set);  // proves the connection in step
+  c.OnSegment(get);
+  c.OnSegment(ping);
+  c.OnSegment(value);  // acknowledging the GET, before the +OK that acknowledged the SET
+  c.OnSegment(ok);
+  c.OnSegment(pong);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  EXPECT_EQ(sink_.seen[2].reply, "A");
+  EXPECT_EQ(sink_.seen[3].reply, "PONG");
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+}
+
+}  // namespace
+}  // namespace resptrace

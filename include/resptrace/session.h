@@ -104,16 +104,22 @@ class Session {
     has_request_ack_ = true;
   }
   // A server segment with payload: its acknowledgement, and the sequence number after it.
+  // The highest of each is kept: a segment captured out of order comes after later ones.
   void NoteServerData(uint32_t ack, uint32_t seq_end) {
-    server_data_ack_ = ack;
+    if (!server_spoke_ || static_cast<int32_t>(ack - server_data_ack_) > 0) server_data_ack_ = ack;
     if (!server_spoke_ || static_cast<int32_t>(seq_end - server_data_end_) > 0) server_data_end_ = seq_end;
     server_spoke_ = true;
   }
 
-  // The acknowledgement number carried by the server's segment now being parsed, and
-  // the client stream's sequence number at offset 0: a reply sent before the server had
-  // a request's last byte cannot be that request's reply.
-  void SetReplyAck(uint32_t ack) { reply_ack_ = ack; has_reply_ack_ = true; }
+  // The acknowledgement number carried by a server segment, and the client stream's
+  // sequence number at offset 0: a reply sent before the server had a request's last byte
+  // cannot be that request's reply (joined mid-stream, one the capture never had). The
+  // highest acknowledgement so far is kept: bytes captured out of order reach the parser
+  // behind a segment with an older acknowledgement than the one they were sent with.
+  void SetReplyAck(uint32_t ack) {
+    if (!has_reply_ack_ || static_cast<int32_t>(ack - reply_ack_) > 0) reply_ack_ = ack;
+    has_reply_ack_ = true;
+  }
   void SetRequestSeqBase(uint32_t seq_at_offset0) { request_seq_base_ = seq_at_offset0; }
 
   // While set, messages that complete were cut short by the end of their stream (the
@@ -344,7 +350,7 @@ class Session {
   const RespParserBase* request_parser_ = nullptr;
   const RespParserBase* reply_parser_ = nullptr;
   // What InStepAt goes by: the client's acknowledgement when it sent the request being
-  // parsed, and the server's latest data: its end, and its acknowledgement (how much of the
+  // parsed, and the server's data: where it ends, and its acknowledgement (how much of the
   // client's stream the server had when it last sent).
   uint32_t request_ack_ = 0;
   bool has_request_ack_ = false;
