@@ -154,6 +154,8 @@ void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   line_state_ = kLineStart;
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
+  has_data_ack_ = s_.server_spoke_;
+  data_ack_ = s_.server_data_ack_;
 }
 
 void Session::ReplySide::ReadLineStart(std::string_view data) {
@@ -236,7 +238,7 @@ void Session::ProveInStep() {
       Pending& p = Waiting(0);
       Message* answer = nullptr;
       for (uint32_t i = 0; i < Expected(p); ++i) {
-        answer = subscriptions_.Answer(p.pubsub, held_seen_[HeldIndex(0)], HeldReply(0));
+        answer = subscriptions_.Answer(p.pubsub, held_info_[HeldIndex(0)].seen, HeldReply(0));
         PopHeld();
       }
       Emit(p, answer, NoReply::kAnswered);
@@ -273,11 +275,18 @@ bool Session::HeldRepliesFit() const {
     const Pending& p = queue_[(head_ + i) & (queue_.size() - 1)];
     const PubSub want = IsConfirmation(p.pubsub.kind) ? p.pubsub.kind : PubSub::kNone;
     for (uint32_t n = 0; n < Expected(p); ++n, ++r) {
-      const PubSub got = held_seen_[(held_head_ + r) & (held_.size() - 1)].kind;
-      if ((IsConfirmation(got) ? got : PubSub::kNone) != want) return false;
+      const HeldInfo& h = held_info_[(held_head_ + r) & (held_.size() - 1)];
+      if ((IsConfirmation(h.seen.kind) ? h.seen.kind : PubSub::kNone) != want) return false;
+      if (h.has_ack && SentBefore(h.ack, p)) return false;
     }
   }
   return true;
+}
+
+bool Session::SentBefore(uint32_t ack, const Pending& p) const {
+  if (request_parser_ == nullptr) return false;
+  const uint32_t request_end = request_seq_base_ + static_cast<uint32_t>(p.request.end_offset);
+  return static_cast<int32_t>(ack - request_end) < 0;
 }
 
 void Session::PopHeld() {
@@ -299,16 +308,17 @@ void Session::HoldReply(Message& reply, PubSubReply seen) {
   if (held_replies_ == held_.size()) {
     const size_t size = held_.empty() ? 4 : 2 * held_.size();
     std::vector<Message> grown(size);
-    std::vector<PubSubReply> grown_seen(size);
+    std::vector<HeldInfo> grown_info(size);
     for (size_t i = 0; i < held_replies_; ++i) {
       grown[i] = std::move(HeldReply(i));
-      grown_seen[i] = held_seen_[HeldIndex(i)];
+      grown_info[i] = held_info_[HeldIndex(i)];
     }
     held_ = std::move(grown);
-    held_seen_ = std::move(grown_seen);
+    held_info_ = std::move(grown_info);
     held_head_ = 0;
   }
-  held_seen_[HeldIndex(held_replies_)] = seen;
+  held_info_[HeldIndex(held_replies_)] =
+      HeldInfo{seen, reply_side_.has_data_ack(), reply_side_.data_ack()};
   std::swap(HeldReply(held_replies_++), reply);
 }
 
@@ -554,12 +564,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   Pending& front = Waiting(0);
   // A reply sent before the server had the request answers an earlier command, one this
   // capture did not see (joined mid-stream).
-  if (has_ack && request_parser_ != nullptr) {
-    const uint32_t request_end = request_seq_base_ + static_cast<uint32_t>(front.request.end_offset);
-    if (static_cast<int32_t>(ack - request_end) < 0) {
-      ++counters_->orphan_replies;
-      return;
-    }
+  if (has_ack && SentBefore(ack, front)) {
+    ++counters_->orphan_replies;
+    return;
   }
   Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
   if (answer == nullptr) return;  // one of several confirmations: more are due

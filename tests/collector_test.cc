@@ -625,3 +625,35 @@ TEST_F(CollectorTest, RepliesCapturedOutOfOrderKeepTheirCommands) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// After a gap, the reply parser starts again at the first line that may start a reply. Inside
+// a value that can be a line of its own, whose array then takes the next reply as an element:
+// the acknowledgements show that this "reply" began before the server had the command it
+// would answer, and it answers nothing.
+TEST_F(CollectorTest, AReplyBegunBeforeTheServerHadTheCommandIsNotItsReply) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 2));
+  k.LoseFromServer(7);  // "$10\r\nab": the value's header is lost
+  c.OnSegment(k.FromServer("\r\n*2\r\n:1\r\n", 3));  // its last bytes read as "*2" and ":1"
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", 4));
+  c.OnSegment(k.FromServer("+OK\r\n", 5));  // the SET's reply ends that array
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 6));
+  c.OnSegment(k.FromServer("+PONG\r\n", 7));
+  c.OnSegment(k.FromClient("", 8));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].cmd, "GET");
+  EXPECT_EQ(sink_.seen[0].no_reply, "gap");
+  EXPECT_EQ(sink_.seen[1].cmd, "SET");
+  EXPECT_EQ(sink_.seen[1].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[2].cmd, "PING");
+  EXPECT_EQ(sink_.seen[2].reply, "PONG");
+}
+
+}  // namespace
+}  // namespace resptrace

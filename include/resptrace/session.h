@@ -232,6 +232,8 @@ class Session {
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
     PubSubReply pubsub() const { return pubsub_.reply(); }
+    bool has_data_ack() const { return has_data_ack_; }
+    uint32_t data_ack() const { return data_ack_; }
     bool monitor_line() const { return line_state_ == kLineMatched; }
 
    private:
@@ -244,6 +246,9 @@ class Session {
     PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
+    // The server's highest acknowledgement with data when the reply began, if it sent any.
+    bool has_data_ack_ = false;
+    uint32_t data_ack_ = 0;
   };
 
  private:
@@ -270,8 +275,12 @@ class Session {
   static uint32_t Expected(const Pending& p) {
     return IsConfirmation(p.pubsub.kind) ? p.pubsub.channels : 1;
   }
-  // The held replies are what the waiting commands expect, kind for kind.
+  // The held replies are what the waiting commands expect, kind for kind, each begun after
+  // the server had its command.
   bool HeldRepliesFit() const;
+  // True when a reply begun with acknowledgement `ack` was sent before the server had all
+  // of `p`'s request.
+  bool SentBefore(uint32_t ack, const Pending& p) const;
   // Out of step, a reply is kept until a proof point, up to as many as the waiting
   // commands expect.
   void HoldReply(Message& reply, PubSubReply seen);
@@ -360,7 +369,12 @@ class Session {
   // Out of step: the replies since the waiting commands were sent, oldest first, at most
   // as many as they expect, in a ring of a power of two slots that only grows.
   std::vector<Message> held_;
-  std::vector<PubSubReply> held_seen_;  // what each held reply is to pub/sub
+  struct HeldInfo {
+    PubSubReply seen;  // what the reply is to pub/sub
+    bool has_ack = false;
+    uint32_t ack = 0;  // the server's acknowledgement where the reply began
+  };
+  std::vector<HeldInfo> held_info_;
   size_t held_head_ = 0;
   size_t held_replies_ = 0;
   size_t held_expected_ = 0;  // replies the waiting commands expect
