@@ -443,6 +443,7 @@ void Session::EmitOldestUnanswered(NoReply why) {
 
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
+  Waiting(waiting_).index = requests_++;
   // Inside MULTI the server queues CLIENT REPLY and MONITOR rather than run them (QUIT and
   // RESET run at once); at EXEC it refuses MONITOR, and CLIENT REPLY is not followed there.
   const TxCommand tx = Waiting(waiting_).tx;
@@ -547,10 +548,10 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     return;
   }
   if (in_step_pending_ == 0) {
-    // Every command sent before a request-side gap is answered; this reply may belong to
-    // a command lost in the gap.
-    ++counters_->orphan_replies;
-    Desync(NoReply::kGap);
+    // Every command sent before a request-side gap is answered: this reply answers one lost
+    // in the gap, or one sent after it.
+    AwaitProofAfterRequestGap();
+    HoldReply(reply, seen);
     return;
   }
   if (desynced_) {
@@ -595,6 +596,7 @@ uint64_t Session::RequestEndLowerBound() const {
 }
 
 void Session::OnRequestLost() {
+  after_gap_index_ = requests_;
   if (desynced_) {  // commands went missing: the count of replies proves nothing now
     DropHeld(NoReply::kGap);
     return;
@@ -603,6 +605,32 @@ void Session::OnRequestLost() {
 }
 
 void Session::OnRepliesLost(NoReply why) { Desync(why); }
+
+void Session::AwaitProofAfterRequestGap() {
+  ++counters_->desyncs;
+  desynced_ = true;
+  in_step_pending_ = SIZE_MAX;
+  WatchMonitorLines();
+  transaction_.Abandon();
+  WriteHeld();
+  // The commands waiting were sent after the gap: those sent after the last one have their
+  // replies after the lost requests', and a proof pairs them by counting, as it does a
+  // joined connection's. Those sent before it cannot be (a lost request's reply may come
+  // among theirs), nor can one whose count of replies is unknown, nor those before it.
+  size_t uncounted = 0;
+  size_t expected = 0;
+  for (size_t i = 0; i < waiting_; ++i) {
+    const uint32_t n = RepliesExpected(Waiting(i), false);
+    expected += n;
+    if (n == 0 || Waiting(i).index < after_gap_index_) {
+      uncounted = i + 1;
+      expected = 0;
+    }
+  }
+  if (expected > options_.max_pending) uncounted = waiting_;
+  for (; uncounted != 0; --uncounted) EmitOldestUnanswered(NoReply::kDesync);
+  held_expected_ = waiting_ != 0 ? expected : 0;
+}
 
 void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;

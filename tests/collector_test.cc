@@ -49,6 +49,7 @@ class Conn {
   }
   // A segment that the capture lost: its sequence space is used, nothing is returned.
   void LoseFromServer(size_t n) { sseq_ += static_cast<uint32_t>(n); }
+  void LoseFromClient(size_t n) { cseq_ += static_cast<uint32_t>(n); }
 
  private:
   Segment Make(bool from_client, uint8_t flags, std::string_view data, int64_t ts, uint32_t extra_seq) {
@@ -653,6 +654,62 @@ TEST_F(CollectorTest, AReplyBegunBeforeTheServerHadTheCommandIsNotItsReply) {
   EXPECT_EQ(sink_.seen[1].no_reply, "desync");
   EXPECT_EQ(sink_.seen[2].cmd, "PING");
   EXPECT_EQ(sink_.seen[2].reply, "PONG");
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A client that writes requests without waiting for replies, one request lost: the commands
+// after it wait to be proven in step, and the client's acknowledgement of every reply at the
+// end proves them: the last replies are theirs, the lost request's before them.
+TEST_F(CollectorTest, CommandsAfterLostRequestsPairOnceProvenInStep) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$2\r\nva\r\n", 2));
+  k.LoseFromClient(std::string("*2\r\n$3\r\nGET\r\n$1\r\na\r\n").size());
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$2\r\nvb\r\n", 3));
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", 4));
+  c.OnSegment(k.FromServer("+OK\r\n$2\r\nva\r\n+OK\r\n$2\r\nvb\r\n", 5));
+  c.OnSegment(k.FromClient("", 6));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "OK");
+  EXPECT_EQ(sink_.seen[1].cmd, "SET");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  EXPECT_EQ(sink_.seen[2].cmd, "GET");
+  EXPECT_EQ(sink_.seen[2].reply, "vb");
+  const SessionCounters& n = c.counters().session;
+  EXPECT_EQ(n.orphan_replies, 1u);  // the lost GET's
+  EXPECT_EQ(n.realigned, 1u);
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, 20u);
+}
+
+// Two requests lost from one pipeline: the replies are counted from the last, so only the
+// commands after the second gap can be paired; the one between the gaps cannot.
+TEST_F(CollectorTest, OnlyCommandsAfterTheLastLostRequestPairByCounting) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const auto get = [](const char* key) {
+    return std::string("*2\r\n$3\r\nGET\r\n$1\r\n") + key + "\r\n";
+  };
+  c.OnSegment(k.FromClient(get("a"), 2));
+  k.LoseFromClient(get("x").size());
+  c.OnSegment(k.FromClient(get("b"), 3));
+  k.LoseFromClient(get("y").size());
+  c.OnSegment(k.FromClient(get("c"), 4));
+  c.OnSegment(k.FromServer("$1\r\nA\r\n$1\r\nX\r\n$1\r\nB\r\n$1\r\nY\r\n$1\r\nC\r\n", 5));
+  c.OnSegment(k.FromClient("", 6));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "A");
+  EXPECT_EQ(sink_.seen[1].reply, "");  // B, or Y: unknown
+  EXPECT_EQ(sink_.seen[1].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[2].reply, "C");
 }
 
 }  // namespace

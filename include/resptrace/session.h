@@ -141,6 +141,7 @@ class Session {
     // A gap took bytes past its name: its reply cannot be told from those of the requests
     // lost with its end, so it takes none.
     bool cut_by_gap = false;
+    uint64_t index = 0;  // its place among the connection's requests
     TxCommand tx = TxCommand::kNone;
     PubSubRequest pubsub;
     ReplyControl control = ReplyControl::kNone;  // MONITOR, QUIT and RESET change the connection
@@ -294,6 +295,9 @@ class Session {
   void WatchMonitorLines() { watch_monitor_lines_ = monitoring_ || (joined_ && desynced_); }
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
+  // A reply came after every command sent before a request-side gap had its own: out of
+  // step, the commands sent after the gap wait to be proven in step.
+  void AwaitProofAfterRequestGap();
   // Out of step: every waiting command is reported with `why`, and from now on commands
   // wait and replies are held, unpaired, until a request proves the connection in step.
   void Desync(NoReply why);
@@ -353,6 +357,8 @@ class Session {
   bool monitor_sent_ = false;   // a MONITOR was sent (and no RESET since)
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
+  uint64_t requests_ = 0;         // requests completed, the index of the next one
+  uint64_t after_gap_index_ = 0;  // the index of the first request after the last gap
   uint32_t reply_ack_ = 0;
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
