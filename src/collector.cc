@@ -1,6 +1,8 @@
 #include "resptrace/collector.h"
 
 #include <algorithm>
+#include <deque>
+#include <string>
 #include <utility>
 
 namespace resptrace {
@@ -24,8 +26,19 @@ class ParserFeed final : public StreamConsumer {
 };
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
+// Segments held back for bytes captured out of order: at most this many per connection,
+// for at most this long. A capture reorders segments by microseconds.
+constexpr size_t kMaxHeld = 8;
+constexpr int64_t kMaxHoldNs = 1'000'000'000;
 
 }  // namespace
+
+// A segment held back (see Collector::Waits).
+struct Collector::Held {
+  Segment seg;          // its payload is `payload`, set when applied
+  std::string payload;  // a copy: the capture's buffer is gone by then
+  bool from_client;
+};
 
 struct Collector::Connection {
   Connection(const CollectorOptions& o, const Endpoint& c, const Endpoint& s, RecordSink* sink,
@@ -75,7 +88,11 @@ struct Collector::Connection {
   bool handshake_seen = false;
   bool client_fin = false;
   bool server_fin = false;
+  bool reset = false;
   bool request_seq_base_known = false;
+  // Segments held back, in the order they came: each acknowledges bytes of the other
+  // direction that the capture has not had yet.
+  std::deque<Held> held;
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
@@ -155,40 +172,106 @@ void Collector::OnSegment(const Segment& seg) {
     return;
   }
   c->last_ts_ns = seg.ts_ns;
+  // Past kMaxHeld segments, or kMaxHoldNs, the oldest held segment goes, what it waits for
+  // lost.
+  while (!c->held.empty() &&
+         (c->held.size() >= kMaxHeld || seg.ts_ns - c->held.front().seg.ts_ns >= kMaxHoldNs)) {
+    ReleaseOldest(*c);
+  }
+  if (Waits(*c, seg, from_client)) {
+    Hold(*c, seg, from_client);
+  } else {
+    Apply(*c, seg, from_client);
+    // It may carry bytes that held segments acknowledged.
+    if (!c->held.empty()) ReleaseHeld(*c, false);
+  }
+  EndIfClosed(key, *c);
+}
+
+void Collector::EndIfClosed(const CanonicalKey& key, Connection& c) {
+  if (c.reset) {
+    ++counters_.closed_rst;
+    End(c, NoReply::kReset);
+  } else if (c.client_fin && c.server_fin) {
+    ++counters_.closed_fin;
+    End(c, NoReply::kClosed);
+  } else {
+    return;
+  }
+  connections_.erase(key);
+}
+
+bool Collector::Waits(const Connection& c, const Segment& seg, bool from_client) {
+  // A reset ends the connection, whatever came before it.
+  return seg.has(tcp_flags::kAck) && !seg.has(tcp_flags::kRst) &&
+         (from_client ? c.to_client : c.to_server).Lacks(seg.ack);
+}
+
+void Collector::Hold(Connection& c, const Segment& seg, bool from_client) {
+  Held& h = c.held.emplace_back(Held{seg, std::string(seg.payload), from_client});
+  h.seg.payload = {};
+}
+
+void Collector::ApplyHeld(Connection& c, const Held& h) {
+  Segment seg = h.seg;
+  seg.payload = h.payload;
+  Apply(c, seg, h.from_client);
+}
+
+void Collector::ReleaseHeld(Connection& c, bool all) {
+  // Acknowledgements order the segments: one goes once what it acknowledges is in, and with
+  // `all`, when every one left waits, the oldest goes, what it waits for lost.
+  while (!c.held.empty()) {
+    bool applied = false;
+    for (auto it = c.held.begin(); it != c.held.end();) {
+      if (Waits(c, it->seg, it->from_client)) {
+        ++it;
+        continue;
+      }
+      ApplyHeld(c, *it);
+      it = c.held.erase(it);
+      applied = true;
+    }
+    if (applied) continue;
+    if (!all) return;
+    ApplyHeld(c, c.held.front());
+    c.held.pop_front();
+  }
+}
+
+void Collector::ReleaseOldest(Connection& c) {
+  ApplyHeld(c, c.held.front());
+  c.held.pop_front();
+  ReleaseHeld(c, false);
+}
+
+void Collector::Apply(Connection& c, const Segment& seg, bool from_client) {
   const bool has_ack = seg.has(tcp_flags::kAck);
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
     if (has_ack) {
-      c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
-      c->session.SetRequestAck(seg.ack);
+      c.to_client.OnPeerAck(seg.ack, seg.ts_ns, c.reply_feed);
+      c.session.SetRequestAck(seg.ack);
     }
     // The requests this segment completes are placed in the client's sequence space as
     // they are parsed.
-    if (!c->request_seq_base_known) c->session.SetRequestSeqBase(c->to_server.OffsetZeroSeq(seg));
-    c->to_server.Push(seg, c->request_feed);
-    c->NoteRequestSeqBase();
-    if (seg.has(tcp_flags::kFin)) c->client_fin = true;
+    if (!c.request_seq_base_known) c.session.SetRequestSeqBase(c.to_server.OffsetZeroSeq(seg));
+    c.to_server.Push(seg, c.request_feed);
+    c.NoteRequestSeqBase();
+    if (seg.has(tcp_flags::kFin)) c.client_fin = true;
   } else {
     if (has_ack) {
-      c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
-      c->NoteRequestSeqBase();
+      c.to_server.OnPeerAck(seg.ack, seg.ts_ns, c.request_feed);
+      c.NoteRequestSeqBase();
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
-      if (!c->handshake_seen) c->session.SetReplyAck(seg.ack);
-      if (seg.payload_len != 0) c->session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
+      if (!c.handshake_seen) c.session.SetReplyAck(seg.ack);
+      if (seg.payload_len != 0) c.session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
     }
-    c->to_client.Push(seg, c->reply_feed);
-    if (seg.has(tcp_flags::kFin)) c->server_fin = true;
+    c.to_client.Push(seg, c.reply_feed);
+    if (seg.has(tcp_flags::kFin)) c.server_fin = true;
   }
-  if (seg.has(tcp_flags::kRst)) {
-    ++counters_.closed_rst;
-    End(*c, NoReply::kReset);
-    connections_.erase(key);
-  } else if (c->client_fin && c->server_fin) {
-    ++counters_.closed_fin;
-    End(*c, NoReply::kClosed);
-    connections_.erase(key);
-  }
+  if (seg.has(tcp_flags::kRst)) c.reset = true;
 }
 
 void Collector::Tick(int64_t now_ns) {
@@ -198,6 +281,7 @@ void Collector::Tick(int64_t now_ns) {
 }
 
 void Collector::End(Connection& c, NoReply why) {
+  ReleaseHeld(c, true);
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
   const auto settle = [&](auto& parser, const auto& feed) {
@@ -232,6 +316,20 @@ void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_n
 }
 
 void Collector::ExpireIdle(int64_t now_ns) {
+  // What segments held back since over kMaxHoldNs wait for is lost: the gap comes now, not
+  // with the connection's next segment.
+  std::vector<std::pair<uint64_t, CanonicalKey>> due;
+  for (const auto& [key, conn] : connections_) {
+    if (!conn->held.empty() && now_ns - conn->held.front().seg.ts_ns >= kMaxHoldNs) {
+      due.emplace_back(conn->id, key);
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [id, key] : due) {
+    Connection& c = *connections_.find(key)->second;
+    ReleaseHeld(c, true);
+    EndIfClosed(key, c);
+  }
   const int64_t timeout = options_.idle_timeout_ns;
   if (timeout <= 0) return;
   EndWhere([](const Connection& c, int64_t limit) { return c.last_ts_ns < limit; },

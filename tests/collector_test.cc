@@ -714,3 +714,82 @@ TEST_F(CollectorTest, OnlyCommandsAfterTheLastLostRequestPairByCounting) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A capture can write segments out of the order they were sent (per-CPU buffers, two
+// interfaces). A segment that acknowledges bytes the capture has not had waits for them:
+// reordering alone changes nothing.
+TEST_F(CollectorTest, ReplyCapturedBeforeItsRequestStillPairs) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment request = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  c.OnSegment(reply);  // it acknowledges the request, which comes next
+  c.OnSegment(request);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+}
+
+TEST_F(CollectorTest, AcknowledgementCapturedBeforeTheBytesItAcknowledgesIsNoGap) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  const Segment next = k.FromClient("*1\r\n$4\r\nECHO\r\n", 4);  // acknowledges the reply
+  c.OnSegment(next);
+  c.OnSegment(reply);
+  c.OnSegment(k.FromServer("-ERR wrong number of arguments\r\n", 5));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "ECHO");
+  EXPECT_EQ(sink_.seen[1].reply, "ERR wrong number of arguments");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+}
+
+// A request captured two places late, after the server's acknowledgement of it and the next
+// client segment, which acknowledges the reply: each goes once what it acknowledges is in.
+TEST_F(CollectorTest, SegmentsWaitingForEachOtherGoInTheOrderTheirAcknowledgementsSay) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment first = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment pong = k.FromServer("+PONG\r\n", 3);
+  const Segment second = k.FromClient("*1\r\n$4\r\nPING\r\n", 4);
+  c.OnSegment(pong);
+  c.OnSegment(second);
+  c.OnSegment(first);
+  c.OnSegment(k.FromServer("+PONG\r\n", 5));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+}
+
+// What a held segment waits for is lost when a second passes, as capture time goes, even
+// if its own connection stays silent: the gap comes then.
+TEST_F(CollectorTest, BytesNotCapturedWithinASecondAreLost) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Conn other(V4(3, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  k.LoseFromServer(7);
+  c.OnSegment(k.FromClient("", 3));  // acknowledges the lost +PONG
+  EXPECT_TRUE(sink_.seen.empty());
+  Open(c, other, 2'000'000'000);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].no_reply, "gap");
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, 7u);
+}
+
+}  // namespace
+}  // namespace resptrace

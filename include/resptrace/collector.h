@@ -58,6 +58,7 @@ class Collector {
 
  private:
   struct Connection;
+  struct Held;
   // The flow table's key: the 4-tuple with the lower endpoint first, so that both
   // directions of a connection find the same entry with one lookup. Packed into machine
   // words, looked up once per segment: comparing it is five word compares. Hashing folds
@@ -86,6 +87,23 @@ class Collector {
   static CanonicalKey Canonical(const FlowKey& k);
   bool IsServerPort(uint16_t port) const;
   Connection* Lookup(const Segment& seg, const CanonicalKey& key, bool* from_client);
+  // A segment that acknowledges bytes of the other direction that the capture has not had
+  // waits for them: a capture can have them next (captured out of order), and they are
+  // applied first (bytes, not a gap; a request before its reply). It is held, for kMaxHeld
+  // segments of the connection or kMaxHoldNs at most (then they were lost); one that waits
+  // for nothing is applied at once, and so are the held ones it satisfies.
+  static bool Waits(const Connection& c, const Segment& seg, bool from_client);
+  void Hold(Connection& c, const Segment& seg, bool from_client);
+  void ApplyHeld(Connection& c, const Held& h);
+  // Applies the held segments that no longer wait, and with `all` the others too, each once
+  // what it acknowledges is in or, when every one left waits, the oldest first.
+  void ReleaseHeld(Connection& c, bool all);
+  // Applies the oldest held segment, what it waits for lost, then those no longer waiting.
+  void ReleaseOldest(Connection& c);
+  // Feeds `seg` to the connection's reassemblers, parsers and session.
+  void Apply(Connection& c, const Segment& seg, bool from_client);
+  // Ends and forgets the connection if a reset or both FINs were applied.
+  void EndIfClosed(const CanonicalKey& key, Connection& c);
   void End(Connection& c, NoReply why);
   void ExpireIdle(int64_t now_ns);
   // Ends, in creation order, every connection for which pred(connection, arg) holds.

@@ -51,6 +51,10 @@ class Reassembler {
   // still open becomes a gap and everything buffered is delivered.
   void Flush(int64_t ts_ns, StreamConsumer& out);
 
+  // True when the peer's `ack` acknowledges bytes not yet delivered: OnPeerAck would
+  // declare them missing. The capture lost them, or has them still to come (reordered).
+  bool Lacks(uint32_t ack) const;
+
   bool started() const { return started_; }
   // Bytes held out of order right now.
   uint64_t buffered_bytes() const { return buffered_bytes_; }
