@@ -30,6 +30,11 @@ constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
 // for at most this long. A capture reorders segments by microseconds.
 constexpr size_t kMaxHeld = 8;
 constexpr int64_t kMaxHoldNs = 1'000'000'000;
+// A closed connection's 4-tuple is not used again while the side that closed first waits
+// in TIME_WAIT (60 s on Linux): a segment of it that comes in that time is a late one.
+// At most kMaxClosed are remembered.
+constexpr int64_t kTimeWaitNs = 60'000'000'000;
+constexpr size_t kMaxClosed = 1 << 16;
 
 }  // namespace
 
@@ -124,8 +129,16 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
     *from_client = seg.flow.src == it->second->client;
     return it->second.get();
   }
-  // A bare ACK or a stray FIN/RST of a connection not (or no longer) tracked starts nothing.
-  if (seg.payload_len == 0 && !seg.has(tcp_flags::kSyn)) return nullptr;
+  if (seg.has(tcp_flags::kSyn)) {
+    closed_.erase(key);  // its 4-tuple, used again
+  } else if (closed_.contains(key)) {
+    // A retransmission or a copy that came after the connection closed: no connection
+    // joined mid-stream.
+    if (seg.payload_len != 0) ++counters_.reassembly.retransmitted;
+    return nullptr;
+  } else if (seg.payload_len == 0) {
+    return nullptr;  // a bare ACK or a stray FIN/RST starts nothing
+  }
 
   const bool src_port = IsServerPort(seg.flow.src.port);
   const bool dst_port = IsServerPort(seg.flow.dst.port);
@@ -185,10 +198,10 @@ void Collector::OnSegment(const Segment& seg) {
     // It may carry bytes that held segments acknowledged.
     if (!c->held.empty()) ReleaseHeld(*c, false);
   }
-  EndIfClosed(key, *c);
+  EndIfClosed(key, *c, seg.ts_ns);
 }
 
-void Collector::EndIfClosed(const CanonicalKey& key, Connection& c) {
+void Collector::EndIfClosed(const CanonicalKey& key, Connection& c, int64_t now_ns) {
   if (c.reset) {
     ++counters_.closed_rst;
     End(c, NoReply::kReset);
@@ -199,6 +212,19 @@ void Collector::EndIfClosed(const CanonicalKey& key, Connection& c) {
     return;
   }
   connections_.erase(key);
+  closed_[key] = now_ns;
+  closed_order_.emplace_back(now_ns, key);
+  ForgetClosedBefore(now_ns - kTimeWaitNs);
+}
+
+void Collector::ForgetClosedBefore(int64_t limit_ns) {
+  while (!closed_order_.empty() &&
+         (closed_order_.front().first < limit_ns || closed_order_.size() > kMaxClosed)) {
+    const auto& [ts, key] = closed_order_.front();
+    // Unless it closed again since.
+    if (auto it = closed_.find(key); it != closed_.end() && it->second == ts) closed_.erase(it);
+    closed_order_.pop_front();
+  }
 }
 
 bool Collector::Waits(const Connection& c, const Segment& seg, bool from_client) {
@@ -328,8 +354,9 @@ void Collector::ExpireIdle(int64_t now_ns) {
   for (const auto& [id, key] : due) {
     Connection& c = *connections_.find(key)->second;
     ReleaseHeld(c, true);
-    EndIfClosed(key, c);
+    EndIfClosed(key, c, now_ns);
   }
+  ForgetClosedBefore(now_ns - kTimeWaitNs);
   const int64_t timeout = options_.idle_timeout_ns;
   if (timeout <= 0) return;
   EndWhere([](const Connection& c, int64_t limit) { return c.last_ts_ns < limit; },

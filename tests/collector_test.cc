@@ -793,3 +793,39 @@ TEST_F(CollectorTest, BytesNotCapturedWithinASecondAreLost) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A retransmission or a copy of a connection's segment that comes after it closed starts no
+// connection joined mid-stream: no command and no reply of it are reported again.
+TEST_F(CollectorTest, SegmentsOfAClosedConnectionComingLateStartNothing) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment request = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  c.OnSegment(request);
+  c.OnSegment(reply);
+  c.OnSegment(k.FromClient("", 4, tcp_flags::kFin));
+  c.OnSegment(k.FromServer("", 5, tcp_flags::kFin));
+  EXPECT_EQ(c.active_connections(), 0u);
+  c.OnSegment(request);
+  c.OnSegment(reply);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(c.counters().flows, 1u);
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 2u);
+  // The 4-tuple used again, with a handshake: a new connection.
+  Conn again(V4(1, 50000), V4(2, 6379), 90000, 95000);
+  Open(c, again, 6);
+  c.OnSegment(again.FromClient("*1\r\n$4\r\nPING\r\n", 7));
+  c.OnSegment(again.FromServer("+PONG\r\n", 8));
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(c.counters().flows, 2u);
+}
+
+}  // namespace
+}  // namespace resptrace

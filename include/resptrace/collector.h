@@ -4,7 +4,9 @@
 #define RESPTRACE_COLLECTOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -102,8 +104,11 @@ class Collector {
   void ReleaseOldest(Connection& c);
   // Feeds `seg` to the connection's reassemblers, parsers and session.
   void Apply(Connection& c, const Segment& seg, bool from_client);
-  // Ends and forgets the connection if a reset or both FINs were applied.
-  void EndIfClosed(const CanonicalKey& key, Connection& c);
+  // Ends and forgets the connection if a reset or both FINs were applied, remembering that
+  // it closed.
+  void EndIfClosed(const CanonicalKey& key, Connection& c, int64_t now_ns);
+  // Forgets the connections that closed before `limit_ns`, and the oldest past kMaxClosed.
+  void ForgetClosedBefore(int64_t limit_ns);
   void End(Connection& c, NoReply why);
   void ExpireIdle(int64_t now_ns);
   // Ends, in creation order, every connection for which pred(connection, arg) holds.
@@ -114,6 +119,10 @@ class Collector {
   CollectorCounters counters_;
   std::vector<bool> server_port_;  // indexed by port
   absl::flat_hash_map<CanonicalKey, std::unique_ptr<Connection>> connections_;
+  // Connections that closed lately (both FINs, or a reset), and when, oldest first in
+  // closed_order_: a segment of one that comes late starts no connection.
+  absl::flat_hash_map<CanonicalKey, int64_t> closed_;
+  std::deque<std::pair<int64_t, CanonicalKey>> closed_order_;
   int64_t last_expiry_check_ns_ = 0;
 };
 
