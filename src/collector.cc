@@ -159,25 +159,25 @@ void Collector::OnSegment(const Segment& seg) {
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
     if (has_ack) {
-      c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
+      if (c->session.decoding()) c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
       c->session.SetRequestAck(seg.ack);
     }
     // The requests this segment completes are placed in the client's sequence space as
     // they are parsed.
     if (!c->request_seq_base_known) c->session.SetRequestSeqBase(c->to_server.OffsetZeroSeq(seg));
-    c->to_server.Push(seg, c->request_feed);
+    if (c->session.decoding()) c->to_server.Push(seg, c->request_feed);
     c->NoteRequestSeqBase();
     if (seg.has(tcp_flags::kFin)) c->client_fin = true;
   } else {
     if (has_ack) {
-      c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
+      if (c->session.decoding()) c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
       c->NoteRequestSeqBase();
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
       if (!c->handshake_seen) c->session.SetReplyAck(seg.ack);
       if (seg.payload_len != 0) c->session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
     }
-    c->to_client.Push(seg, c->reply_feed);
+    if (c->session.decoding()) c->to_client.Push(seg, c->reply_feed);
     if (seg.has(tcp_flags::kFin)) c->server_fin = true;
   }
   if (seg.has(tcp_flags::kRst)) {
@@ -211,8 +211,10 @@ void Collector::End(Connection& c, NoReply why) {
       c.session.set_cutting_short(false);
     }
   };
-  settle(c.request_parser, c.request_feed);
-  settle(c.reply_parser, c.reply_feed);
+  if (c.session.decoding()) {
+    settle(c.request_parser, c.request_feed);
+    settle(c.reply_parser, c.reply_feed);
+  }
   c.session.Close(why);
 }
 

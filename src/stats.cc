@@ -16,6 +16,7 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"frames cut inside headers", s.capture.truncated_headers},
       {"IP fragments skipped", s.capture.ip_fragments},
       {"segments cut by the snaplen", s.capture.snaplen_cut},
+      {"connections not speaking RESP", c.session.not_resp},
       {"invalid requests", c.session.request_errors},
       {"invalid replies", c.session.reply_errors},
       {"replies without a command", c.session.orphan_replies},

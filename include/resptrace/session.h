@@ -51,6 +51,8 @@ struct SessionCounters {
   uint64_t request_errors = 0;    // requests that are not valid RESP
   uint64_t reply_errors = 0;      // replies that are not valid RESP
   uint64_t desyncs = 0;           // times a connection lost step with its replies
+  uint64_t not_resp = 0;          // connections whose server's first bytes are not RESP (TLS,
+                                  // another protocol): nothing of them is decoded
   uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
   uint64_t join_skipped = 0;      // requests before a joined connection's first safe
                                   // boundary: malformed, or of no command the table knows
@@ -124,6 +126,9 @@ class Session {
   void Close(NoReply why);
 
   size_t pending() const { return waiting_; }
+  // False once the server's first bytes showed the connection is not RESP: its streams
+  // need not be parsed.
+  bool decoding() const { return !not_resp_; }
   bool desynced() const { return desynced_; }
 
  private:
@@ -248,6 +253,8 @@ class Session {
   // True when no command sent before the request at `request_offset` of the client's
   // stream can still be waiting for its reply, as far as the capture shows.
   bool InStepAt(uint64_t request_offset) const;
+  // The connection does not speak RESP: nothing of it is decoded or reported.
+  void StopDecoding();
   // A desynced connection is proven in step at the request being completed: the commands
   // waiting are paired with the last replies held, and pairing starts again.
   void ProveInStep();
@@ -322,6 +329,8 @@ class Session {
   // Status replies are looked at for MONITOR lines: while monitoring, or while a joined
   // connection is out of step (it may have been monitoring before the capture began).
   bool watch_monitor_lines_ = false;
+  bool server_answered_ = false;  // a whole reply (or push) came from the server
+  bool not_resp_ = false;         // the connection is not RESP (StopDecoding)
   bool joined_ = false;      // the capture joined the connection mid-stream
   bool joining_ = false;     // and has not yet found a request of a known command
   bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
