@@ -1368,6 +1368,27 @@ TEST(DeepflowBaselineTest, RedisDebug) {
 // ---------------------------------------------------------------------------------------
 // 6. Hostile input.
 
+// Every hostile capture of the corpus, in every output mode: no crash (an exit, never a
+// signal), a clear exit status, and memory that stays that of any small capture.
+TEST(HostileCaptureTest, EveryOneEndsCleanlyInBoundedMemory) {
+  const std::vector<std::string> hostile = {
+      "tcpdump/resp_3_malicious.pcap", "tcpdump/resp_4_infiniteloop.pcapng", "zeek/oss-fuzz-473580107.pcap",
+      "zeek/array-element-object-exhaustion.pcap", "zeek/almost-resp.pcap", "spicy-redis/almost-resp.pcap",
+      "spicy-redis/tls.pcap", "pcredz/redis.pcap", "tcpdump/babel_update_oobr.pcap"};
+  for (const std::string& capture : hostile) {
+    for (const char* mode : {"json", "text", "none"}) {
+      const RunResult r = RunResptrace({"-r", DataPath(capture), "-p", "6379,80,10625", "-o", mode});
+      SCOPED_TRACE(capture + " -o " + mode + ": " + r.err);
+      EXPECT_EQ(r.term_signal, 0);
+      EXPECT_EQ(r.exit_code, 0);
+#if !defined(__SANITIZE_ADDRESS__)
+      // About 7 MiB for any small capture here; ASan's shadow memory makes its figure moot.
+      EXPECT_LT(r.max_rss_kb, 32 * 1024);
+#endif
+    }
+  }
+}
+
 TEST(HostileCaptureTest, TcpdumpMalicious) {
   // Each connection sends one bad input to a real Redis; its replies say how Redis read them.
   // A line not starting with '*' is an inline command; "*-20" and "*-1" are empty requests
