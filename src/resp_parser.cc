@@ -1,5 +1,6 @@
 #include "resptrace/resp_parser.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "resptrace/resp_parser_impl.h"
@@ -190,7 +191,8 @@ std::string_view RespErrorName(RespError e) {
 
 RespParserBase::RespParserBase(RespRole role, const RespLimits& limits)
     : role_(role), limits_(limits), state_(State::kLine) {
-  stack_.reserve(limits_.max_depth);
+  constexpr uint32_t kStackReserve = 8;  // deeper than most replies nest
+  stack_.reserve(std::min(limits_.max_depth, kStackReserve));
   // Most lines are short; a longer one grows the buffer once, and clear() keeps capacity.
   line_.reserve(256);
 }

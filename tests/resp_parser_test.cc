@@ -394,6 +394,24 @@ TEST(RespParserReply, LimitsAreEnforced) {
             "!line_too_long ~13 < simple\"OK\" >5");
 }
 
+// The nesting stack starts small and grows with the first deep value, up to max_depth.
+TEST(RespParserReply, NestingPastTheStacksFirstReserveUpToTheLimit) {
+  RespLimits limits;
+  limits.max_depth = 40;
+  std::string deep;
+  std::string trace = "<";
+  for (int i = 0; i < 40; ++i) {
+    deep += "*1\r\n";
+    trace += " array:1";
+  }
+  deep += ":1\r\n";
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, deep, limits),
+            trace + " int\"1\" >" + std::to_string(deep.size()));
+  // One more level is refused; the parser finds the next value at the line after.
+  EXPECT_EQ(ParseAllSplits(RespRole::kReply, "*1\r\n" + deep, limits),
+            trace + " !too_deep ~0 < int\"1\" >4");
+}
+
 // --- Requests ------------------------------------------------------------------------
 
 TEST(RespParserRequest, Multibulk) {

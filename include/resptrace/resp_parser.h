@@ -22,7 +22,7 @@ namespace resptrace {
 enum class RespRole : uint8_t { kRequest, kReply };
 
 struct RespLimits {
-  uint32_t max_depth = 128;                   // nested aggregates
+  uint32_t max_depth = 128;                   // nested aggregates (--max-depth)
   int64_t max_aggregate_len = 1 << 24;        // elements declared by one aggregate header
   int64_t max_request_multibulk_len = 1 << 20;  // Redis: "invalid multibulk length" above
   int64_t max_bulk_len = 512ll << 20;         // Redis's proto-max-bulk-len default
@@ -125,7 +125,9 @@ class RespParserBase {
   RespRole role_;
   RespLimits limits_;
   State state_;
-  std::vector<Frame> stack_;  // reserved to max_depth once, never grown past it
+  // Reserved for a few levels at first (every connection has two parsers); a deeper value
+  // grows it, once per connection, never past max_depth.
+  std::vector<Frame> stack_;
   std::string line_;          // a line split across pieces; bounded by the line limit + 1
   std::string inline_args_;   // unescaped inline arguments; bounded by max_inline_len
   RespType bulk_type_ = RespType::kBulkString;
