@@ -30,6 +30,9 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(std::string_view flag, std::str
   return ports;
 }
 
+// Each level costs each parser a few bytes; no real reply nests anywhere near this.
+constexpr uint64_t kMaxDepth = 1 << 16;
+
 }  // namespace
 
 const char* BackendName(Backend b) {
@@ -91,6 +94,9 @@ output:
                            (default 512, 0 = never cut)
   --max-elements N         keep at most N elements of each array, map or set, the rest
                            are counted (default 1000, 0 = all)
+  --max-depth N            aggregates nested deeper than N levels are not decoded: the
+                           reply is counted, and the connection is out of step until
+                           proven in step again (default 128)
 
 connections:
   --idle-timeout SECONDS   close a connection silent this long, reporting its waiting
@@ -219,6 +225,11 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       absl::StatusOr<uint64_t> n = need_uint(1ull << 40);
       if (!n.ok()) return n.status();
       o.collector.session.message.max_elements = *n;
+    } else if (arg == "--max-depth") {
+      absl::StatusOr<uint64_t> n = need_uint(kMaxDepth);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1 (a request is an array)");
+      o.collector.resp.max_depth = static_cast<uint32_t>(*n);
     } else if (arg == "--idle-timeout") {
       absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
       if (!n.ok()) return n.status();

@@ -167,7 +167,11 @@ void Session::ReplySide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
 }
 
 void Session::ReplySide::OnProtocolError(RespError error, int64_t, uint64_t) {
-  if (error != RespError::kGap) ++s_.counters_->reply_errors;
+  if (error == RespError::kTooDeep) {
+    ++s_.counters_->too_deep;
+  } else if (error != RespError::kGap) {
+    ++s_.counters_->reply_errors;
+  }
   s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
 }
 

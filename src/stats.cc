@@ -18,6 +18,7 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"segments cut by the snaplen", s.capture.snaplen_cut},
       {"invalid requests", c.session.request_errors},
       {"invalid replies", c.session.reply_errors},
+      {"replies nested past --max-depth", c.session.too_deep},
       {"replies without a command", c.session.orphan_replies},
       {"connections out of step", c.session.desyncs},
       {"pending-command limit hit", c.session.pending_overflows},

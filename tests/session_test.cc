@@ -1355,5 +1355,25 @@ TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   EXPECT_EQ(counters.pending_overflows, 1u);
 }
 
+TEST(SessionLimitsTest, RepliesNestedPastMaxDepthAreCountedApartFromInvalidOnes) {
+  SessionOptions options;
+  RecordingSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespLimits limits;
+  limits.max_depth = 2;
+  RespParser requests(RespRole::kRequest, limits, session.request_handler());
+  RespParser replies(RespRole::kReply, limits, session.reply_handler());
+  requests.Feed("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nEVAL\r\n$1\r\nx\r\n", 1);
+  replies.Feed("*1\r\n*1\r\n:1\r\n", 2);  // two levels: decoded
+  replies.Feed("*1\r\n*1\r\n*1\r\n:1\r\n", 3);  // three: not
+  ASSERT_EQ(sink.seen.size(), 2u);
+  EXPECT_EQ(sink.seen[0].reply, "array:");
+  EXPECT_EQ(sink.seen[1].reply, "none:desync");
+  EXPECT_EQ(counters.too_deep, 1u);
+  EXPECT_EQ(counters.reply_errors, 0u);
+  EXPECT_EQ(counters.desyncs, 1u);
+}
+
 }  // namespace
 }  // namespace resptrace

@@ -50,6 +50,7 @@ struct SessionCounters {
                                   // joined mid-stream, out of step after a gap)
   uint64_t request_errors = 0;    // requests that are not valid RESP
   uint64_t reply_errors = 0;      // replies that are not valid RESP
+  uint64_t too_deep = 0;          // replies nested past --max-depth (valid RESP, not decoded)
   uint64_t desyncs = 0;           // times a connection lost step with its replies
   uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
   uint64_t join_skipped = 0;      // requests before a joined connection's first safe

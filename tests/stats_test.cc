@@ -1,0 +1,23 @@
+// The summary: every limit that was hit is named, with the flag that sets it.
+#include "resptrace/stats.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+
+namespace resptrace {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(SummaryTest, LimitsHitAreAnomaliesNamedByTheirFlag) {
+  Summary s;
+  s.collector.session.too_deep = 2;
+  const std::string text = FormatSummary(s);
+  EXPECT_THAT(text, HasSubstr(" 2 anomalies,"));
+  EXPECT_THAT(text, HasSubstr("\n  replies nested past --max-depth: 2\n"));
+}
+
+}  // namespace
+}  // namespace resptrace
