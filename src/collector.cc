@@ -25,18 +25,31 @@ class ParserFeed final : public StreamConsumer {
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
 
+// The parsers hold no more of a simple string or an error split across segments than the
+// records print of it, and no less than the session reads of one: an error's prefix and a
+// MONITOR line's timestamp.
+RespLimits ParserLimits(const CollectorOptions& o) {
+  constexpr uint64_t kSessionReads = 64;
+  const MessageLimits& m = o.session.message;
+  RespLimits limits = o.resp;
+  const uint64_t printed = !m.keep_values ? 0 : m.max_value_bytes == 0 ? UINT32_MAX : m.max_value_bytes;
+  limits.max_kept_line = static_cast<uint32_t>(std::min<uint64_t>(
+      limits.max_kept_line, std::max(printed, kSessionReads)));
+  return limits;
+}
+
 }  // namespace
 
 struct Collector::Connection {
-  Connection(const CollectorOptions& o, const Endpoint& c, const Endpoint& s, RecordSink* sink,
-             CollectorCounters* counters)
+  Connection(const CollectorOptions& o, const RespLimits& resp, const Endpoint& c,
+             const Endpoint& s, RecordSink* sink, CollectorCounters* counters)
       : client(c),
         server(s),
         to_server(o.reassembly, &counters->reassembly),
         to_client(o.reassembly, &counters->reassembly),
         session(o.session, c, s, sink, &counters->session),
-        request_parser(RespRole::kRequest, o.resp, session.request_handler()),
-        reply_parser(RespRole::kReply, o.resp, session.reply_handler()),
+        request_parser(RespRole::kRequest, resp, session.request_handler()),
+        reply_parser(RespRole::kReply, resp, session.reply_handler()),
         request_feed(&request_parser),
         reply_feed(&reply_parser) {
     session.set_request_parser(&request_parser);
@@ -79,7 +92,7 @@ struct Collector::Connection {
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
-    : options_(options), sink_(sink), server_port_(65536, false) {
+    : options_(options), resp_limits_(ParserLimits(options)), sink_(sink), server_port_(65536, false) {
   for (uint16_t p : options_.server_ports) server_port_[p] = true;
 }
 
@@ -122,7 +135,7 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   }
   const Endpoint& client = src_is_client ? seg.flow.src : seg.flow.dst;
   const Endpoint& server = src_is_client ? seg.flow.dst : seg.flow.src;
-  auto conn = std::make_unique<Connection>(options_, client, server, sink_, &counters_);
+  auto conn = std::make_unique<Connection>(options_, resp_limits_, client, server, sink_, &counters_);
   Connection* c = conn.get();
   c->id = counters_.flows++;
   // A SYN or SYN-ACK starts the streams at their beginning; anything else joins them.

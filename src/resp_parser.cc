@@ -193,8 +193,20 @@ RespParserBase::RespParserBase(RespRole role, const RespLimits& limits)
     : role_(role), limits_(limits), state_(State::kLine) {
   constexpr uint32_t kStackReserve = 8;  // deeper than most replies nest
   stack_.reserve(std::min(limits_.max_depth, kStackReserve));
-  // Most lines are short; a longer one grows the buffer once, and clear() keeps capacity.
-  line_.reserve(256);
+  line_.reserve(kShortLine);
+}
+
+void RespParserBase::ClearLine() {
+  line_.clear();
+  line_cut_ = 0;
+  ReleaseLongBuffer(line_);
+}
+
+void RespParserBase::ReleaseLongBuffer(std::string& buffer) {
+  if (buffer.capacity() <= kShortLine) return;
+  std::string short_buffer;
+  short_buffer.reserve(kShortLine);
+  buffer.swap(short_buffer);
 }
 
 bool RespParserBase::at_boundary() const { return state_ == State::kLine && msg_bytes_ == 0; }

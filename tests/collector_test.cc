@@ -12,6 +12,8 @@ namespace {
 
 struct Seen {
   std::string client, server, cmd, reply, no_reply;
+  uint64_t reply_len = 0;  // the reply's full length, when it is a scalar
+  bool reply_cut = false;  // and it is kept only in part
 };
 
 class RecordingSink : public RecordSink {
@@ -21,7 +23,11 @@ class RecordingSink : public RecordSink {
     if (r.request != nullptr && r.request->root() != nullptr && r.request->root()->children > 0) {
       s.cmd = std::string(r.request->data(*Message::first_child(r.request->root())));
     }
-    if (r.reply != nullptr && r.reply->root() != nullptr) s.reply = std::string(r.reply->data(*r.reply->root()));
+    if (r.reply != nullptr && r.reply->root() != nullptr) {
+      s.reply = std::string(r.reply->data(*r.reply->root()));
+      s.reply_len = r.reply->root()->full_len;
+      s.reply_cut = r.reply->root()->truncated;
+    }
     seen.push_back(s);
   }
   absl::Status Flush() override { return absl::OkStatus(); }
@@ -215,6 +221,32 @@ TEST_F(CollectorTest, SnaplenCutBulkReplyStaysInStep) {
   ASSERT_EQ(sink_.seen.size(), 2u);
   EXPECT_EQ(sink_.seen[0].reply, "01234");
   EXPECT_EQ(sink_.seen[1].reply, "PONG");
+}
+
+// Split across segments or not, a long status or error reply is the same record, though
+// only what is printed of it was held in between.
+TEST_F(CollectorTest, LongLineRepliesSplitAcrossSegmentsKeepWhatIsPrinted) {
+  const std::string status = std::string(2000, 's');
+  const std::string error = "ERR " + std::string(2000, 'e');
+  for (const size_t split : {size_t{0}, size_t{1}, size_t{100}, size_t{1500}, size_t{2003}}) {
+    SCOPED_TRACE(split);
+    RecordingSink sink;
+    Collector c(options_, &sink);
+    Conn k(V4(1, 50000), V4(2, 6379));
+    Open(c, k, 1);
+    c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n*1\r\n$4\r\nPING\r\n", 2));
+    const std::string replies = "+" + status + "\r\n-" + error + "\r\n";
+    if (split != 0) c.OnSegment(k.FromServer(replies.substr(0, split), 3));
+    c.OnSegment(k.FromServer(replies.substr(split), 4));
+    ASSERT_EQ(sink.seen.size(), 2u);
+    EXPECT_EQ(sink.seen[0].reply, status.substr(0, 512));
+    EXPECT_EQ(sink.seen[0].reply_len, 2000u);
+    EXPECT_TRUE(sink.seen[0].reply_cut);
+    EXPECT_EQ(sink.seen[1].reply, error.substr(0, 512));
+    EXPECT_EQ(sink.seen[1].reply_len, 2004u);
+    EXPECT_TRUE(sink.seen[1].reply_cut);
+    EXPECT_EQ(c.counters().session.errors.by_prefix[0].name(), "ERR");
+  }
 }
 
 TEST_F(CollectorTest, EndOfInputReportsConnectionsInTheOrderTheyStarted) {

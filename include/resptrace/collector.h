@@ -92,6 +92,7 @@ class Collector {
   void EndWhere(bool (*pred)(const Connection&, int64_t), int64_t arg, NoReply why);
 
   CollectorOptions options_;
+  RespLimits resp_limits_;  // options_.resp, holding no more of a line than is printed
   RecordSink* sink_;
   CollectorCounters counters_;
   std::vector<bool> server_port_;  // indexed by port

@@ -28,6 +28,9 @@ struct RespLimits {
   int64_t max_bulk_len = 512ll << 20;         // Redis's proto-max-bulk-len default
   uint32_t max_inline_len = 64 << 10;         // Redis's PROTO_INLINE_MAX_SIZE
   uint32_t max_line_len = 1 << 20;            // simple string/error/number lines
+  // Bytes held of a simple string or an error split across pieces; the rest of its bytes
+  // are counted, not held. The value is reported with the bytes held and its full length.
+  uint32_t max_kept_line = UINT32_MAX;
 };
 
 // A scalar value, or one piece of a bulk value that spans several pieces of input.
@@ -35,7 +38,9 @@ struct ScalarPiece {
   RespType type;
   std::string_view data;  // this piece's bytes; for verbatim, including the "txt:" prefix
   uint64_t missing = 0;   // bytes of the value lost to a gap at this point (not in data)
-  int64_t declared_len = 0;  // the full value's length (bulk types) or data.size()
+  // The full value's length: a bulk type's declared one; a line's data.size(), or more
+  // for a line split across pieces that was held in part (RespLimits::max_kept_line).
+  int64_t declared_len = 0;
   bool first = true;      // first piece of this value
   bool last = true;       // last piece of this value
 };
@@ -115,6 +120,13 @@ class RespParserBase {
 
   friend class RespParserTestPeer;  // checks that internal buffers stay bounded
 
+  // Most lines are short: line_ is reserved this much once, and kept.
+  static constexpr size_t kShortLine = 256;
+  void ClearLine();
+  // A buffer done with (its content dropped) that grew past a short line's size goes back
+  // to that size: a connection holds no more than short lines need once a long one is done.
+  static void ReleaseLongBuffer(std::string& buffer);
+
   // Implementation state; see resp_parser_impl.h.
   struct Frame {
     int64_t remaining;  // elements still expected in this aggregate
@@ -128,7 +140,11 @@ class RespParserBase {
   // Reserved for a few levels at first (every connection has two parsers); a deeper value
   // grows it, once per connection, never past max_depth.
   std::vector<Frame> stack_;
-  std::string line_;          // a line split across pieces; bounded by the line limit + 1
+  // A line split across pieces: held whole, bounded by the line limit + 1, but a simple
+  // string or an error only in part (HoldLine). Cleared, its buffer given back when long.
+  std::string line_;
+  uint64_t line_cut_ = 0;     // bytes of the line counted, not held
+  char line_last_ = 0;        // the line's last byte so far, held or not
   std::string inline_args_;   // unescaped inline arguments; bounded by max_inline_len
   RespType bulk_type_ = RespType::kBulkString;
   int64_t bulk_len_ = 0;      // declared length of the bulk value in progress
@@ -177,6 +193,8 @@ class BasicRespParser : public RespParserBase {
   const char* ParseWholeReply(const char* p, const char* end);
   const char* ParseBulk(const char* p, const char* end);
   const char* Resync(const char* p, const char* end);
+  void HoldLine(const char* p, size_t n);
+  void EndHeldInPart(size_t limit);
   void OnLine(std::string_view line);
   void OnReplyLine(std::string_view line);
   void OnRequestLine(std::string_view line);
