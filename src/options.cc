@@ -91,9 +91,10 @@ output:
                            counts, error codes (WRONGTYPE, ...), sizes and latencies stay.
                            -w's file is not redacted
   --max-value-bytes N      keep at most N bytes of each value, cut ones are marked
-                           (default 512, 0 = never cut)
+                           (default 512, 0 = never cut); no more of a value is held
   --max-elements N         keep at most N elements of each array, map or set, the rest
                            are counted (default 1000, 0 = all)
+                           The summary counts the values and aggregates cut
   --max-depth N            aggregates nested deeper than N levels are not decoded: the
                            reply is counted, and the connection is out of step until
                            proven in step again (default 128)

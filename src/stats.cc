@@ -70,6 +70,11 @@ std::string FormatSummary(const Summary& s) {
                     " times proven in step, ", n.join_skipped,
                     " requests skipped before a known command\n");
   }
+  if (n.values_cut + n.aggregates_cut != 0) {
+    // Not anomalies: the records keep what the flags say, and mark what they left out.
+    absl::StrAppend(&out, "  cut in records: ", n.values_cut, " values past --max-value-bytes, ",
+                    n.aggregates_cut, " aggregates past --max-elements\n");
+  }
   const ReassemblyCounters& r = c.reassembly;
   if (r.out_of_order + r.retransmitted + r.overlapping + c.second_interface_copies != 0) {
     absl::StrAppend(&out, "  tcp: ", r.out_of_order, " out of order, ", r.retransmitted,

@@ -1523,7 +1523,8 @@ TEST(RedactValuesTest, NoValueFromTheCapturesReachesAnyOutput) {
       "prefix error more true false null simple integer bulk array map set double boolean bignum "
       "verbatim none (nil) (no reply: eof closed reset timeout gap desync) (reply cut short) "
       "bytes byte ms resptrace: packets flows commands replies unanswered pushes anomalies gaps "
-      "tcp: out of order retransmitted overlapping duplicates from a second interface OK QUEUED PONG";
+      "tcp: out of order retransmitted overlapping duplicates from a second interface OK QUEUED PONG "
+      "cut in records: values past --max-value-bytes aggregates past --max-elements";
   for (const std::string capture :
        {"packetbeat/redis_session.pcap", "zeek/stream.pcap", "zeek/large-requests-responses.pcap",
         "zeek/bulk-loading.pcap", "tcpdump/resp_2_inline.pcap",

@@ -1355,6 +1355,33 @@ TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   EXPECT_EQ(counters.pending_overflows, 1u);
 }
 
+// Counted from the declared lengths as values start: the same whether values are kept or not.
+TEST(SessionLimitsTest, ValuesAndAggregatesLongerThanTheRecordsKeepAreCounted) {
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep);
+    SessionOptions options;
+    options.message.max_value_bytes = 4;
+    options.message.max_elements = 2;
+    options.message.keep_values = keep;
+    RecordingSink sink;
+    SessionCounters counters;
+    Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+    RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+    RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+    // Values of 4 bytes and aggregates of 2 elements fit; a command's name is a value too.
+    requests.Feed("*2\r\n$4\r\nECHO\r\n$4\r\nabcd\r\n*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$5\r\nabcde\r\n", 1);
+    replies.Feed("$4\r\nabcd\r\n", 2);
+    EXPECT_EQ(counters.values_cut, 2u);      // LPUSH, abcde
+    EXPECT_EQ(counters.aggregates_cut, 1u);  // LPUSH's three elements
+    requests.Feed("*1\r\n$4\r\nKEYS\r\n", 3);
+    // A map of two pairs is four elements; an attribute is not kept at all.
+    replies.Feed(":1\r\n%2\r\n+a\r\n:1\r\n+b\r\n+abcdefgh\r\n|3\r\n+a\r\n:1\r\n+b\r\n:2\r\n+c\r\n:3\r\n*2\r\n:1\r\n:2\r\n", 4);
+    EXPECT_EQ(counters.values_cut, 3u);
+    EXPECT_EQ(counters.aggregates_cut, 2u);
+    EXPECT_EQ(counters.replies, 3u);
+  }
+}
+
 TEST(SessionLimitsTest, RepliesNestedPastMaxDepthAreCountedApartFromInvalidOnes) {
   SessionOptions options;
   RecordingSink sink;

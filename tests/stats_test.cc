@@ -19,5 +19,16 @@ TEST(SummaryTest, LimitsHitAreAnomaliesNamedByTheirFlag) {
   EXPECT_THAT(text, HasSubstr("\n  replies nested past --max-depth: 2\n"));
 }
 
+TEST(SummaryTest, ValuesAndAggregatesCutInRecordsAreCountedButAreNoAnomaly) {
+  Summary s;
+  s.collector.session.values_cut = 3;
+  s.collector.session.aggregates_cut = 1;
+  const std::string text = FormatSummary(s);
+  EXPECT_THAT(text, HasSubstr(" 0 anomalies,"));
+  EXPECT_THAT(text, HasSubstr(
+                        "\n  cut in records: 3 values past --max-value-bytes, 1 aggregates past "
+                        "--max-elements\n"));
+}
+
 }  // namespace
 }  // namespace resptrace
