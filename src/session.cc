@@ -468,6 +468,7 @@ void Session::OnRequest(ReplyControl control) {
       ++waiting_;
       return;
     }
+    if (expected != 0) ++counters_->pending_overflows;  // waiting for a proof, past the bound
     // Emptying the queue from the front leaves the request in the slot after it.
     DropHeld(NoReply::kDesync);
     Emit(Waiting(waiting_), nullptr, NoReply::kDesync);

@@ -21,8 +21,8 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"replies nested past --max-depth", c.session.too_deep},
       {"replies without a command", c.session.orphan_replies},
       {"connections out of step", c.session.desyncs},
-      {"pending-command limit hit", c.session.pending_overflows},
-      {"transactions too long to link", c.session.transaction_overflows},
+      {"commands pending past --max-pending", c.session.pending_overflows},
+      {"transactions past --max-pending, not linked", c.session.transaction_overflows},
       {"streams that ended inside a message", c.cut_messages},
       {"reassembly buffer overflows", c.reassembly.buffer_overflows},
   };

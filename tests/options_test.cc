@@ -30,5 +30,18 @@ TEST(OptionsLimitsTest, MaxDepth) {
   EXPECT_THAT(UsageText(), HasSubstr("--max-depth N"));
 }
 
+TEST(OptionsLimitsTest, ValuesElementsAndPending) {
+  const Options defaults = *Parse({});
+  EXPECT_EQ(defaults.collector.session.message.max_value_bytes, 512u);
+  EXPECT_EQ(defaults.collector.session.message.max_elements, 1000u);
+  EXPECT_EQ(defaults.collector.session.max_pending, 10000u);
+  const Options set = *Parse({"--max-value-bytes", "0", "--max-elements=20000", "--max-pending", "5"});
+  EXPECT_EQ(set.collector.session.message.max_value_bytes, 0u);
+  EXPECT_EQ(set.collector.session.message.max_elements, 20000u);
+  EXPECT_EQ(set.collector.session.max_pending, 5u);
+  EXPECT_THAT(Parse({"--max-pending", "0"}).status().message(),
+              HasSubstr("bad value '0' for --max-pending: at least 1"));
+}
+
 }  // namespace
 }  // namespace resptrace

@@ -14,9 +14,13 @@ using ::testing::HasSubstr;
 TEST(SummaryTest, LimitsHitAreAnomaliesNamedByTheirFlag) {
   Summary s;
   s.collector.session.too_deep = 2;
+  s.collector.session.pending_overflows = 3;
+  s.collector.session.transaction_overflows = 4;
   const std::string text = FormatSummary(s);
-  EXPECT_THAT(text, HasSubstr(" 2 anomalies,"));
+  EXPECT_THAT(text, HasSubstr(" 9 anomalies,"));
   EXPECT_THAT(text, HasSubstr("\n  replies nested past --max-depth: 2\n"));
+  EXPECT_THAT(text, HasSubstr("\n  commands pending past --max-pending: 3\n"));
+  EXPECT_THAT(text, HasSubstr("\n  transactions past --max-pending, not linked: 4\n"));
 }
 
 TEST(SummaryTest, ValuesAndAggregatesCutInRecordsAreCountedButAreNoAnomaly) {

@@ -59,7 +59,8 @@ struct SessionCounters {
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t values_cut = 0;        // values longer than --max-value-bytes (kept in part)
   uint64_t aggregates_cut = 0;    // aggregates longer than --max-elements (kept in part)
-  uint64_t pending_overflows = 0; // commands reported early past max_pending
+  uint64_t pending_overflows = 0; // times max_pending commands were waiting and one more came:
+                                  // those waiting were reported unmatched
   uint64_t transaction_overflows = 0;  // transactions written unlinked past max_pending
   ErrorCounts errors;             // error replies paired with a command
 };
