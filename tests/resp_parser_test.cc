@@ -456,6 +456,21 @@ TEST(RespParserReply, AMegabyteLineSplitAcrossPiecesHoldsOnlyItsKeptBytes) {
   EXPECT_EQ(RespParserTestPeer::line_capacity(parser), initial_capacity);
 }
 
+// An owner bounding what is held can give up a line held across pieces: lost bytes, as in
+// a gap, and the parser looks for the next boundary.
+TEST(RespParserReply, DroppingTheHeldLineIsAGap) {
+  Recorder r;
+  RespParser parser(RespRole::kReply, RespLimits{}, &r);
+  parser.DropHeldLine(1);  // nothing held: nothing happens
+  parser.Feed("+OK\r\n:12", 2);
+  EXPECT_EQ(parser.held_bytes(), 3u);
+  parser.DropHeldLine(3);
+  EXPECT_EQ(parser.held_bytes(), 0u);
+  parser.Feed("34\r\n:5\r\n", 4);
+  EXPECT_EQ(r.trace, "< simple\"OK\" >5 !gap ~4 < int\"5\" >4");
+  EXPECT_EQ(r.error_ts, std::vector<int64_t>{3});
+}
+
 // The nesting stack starts small and grows with the first deep value, up to max_depth.
 TEST(RespParserReply, NestingPastTheStacksFirstReserveUpToTheLimit) {
   RespLimits limits;

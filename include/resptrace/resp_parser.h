@@ -106,6 +106,10 @@ class RespParserBase {
   // Bytes of the message in progress so far.
   uint64_t message_bytes() const { return msg_bytes_; }
 
+  // Bytes held of a line split across pieces: all the parser holds of the stream (a bulk
+  // string is handed over as it comes; resynchronising, at most a '*' is kept).
+  uint64_t held_bytes() const { return state_ == State::kLine ? line_.size() : 0; }
+
   // Stream bytes received so far (fed and missing).
   uint64_t consumed() const { return consumed_; }
   // Stream offset of the first byte of the piece being parsed. During a callback, the
@@ -185,6 +189,11 @@ class BasicRespParser : public RespParserBase {
   // whose length is known, they are skipped (reported as ScalarPiece::missing) and the
   // parser stays in step; anywhere else they are a kGap protocol error.
   void OnGap(uint64_t bytes, int64_t ts_ns);
+
+  // Gives up the line held (held_bytes()), for an owner that bounds what is held: its
+  // bytes are lost as in a gap (a kGap protocol error), and the parser looks for the next
+  // boundary.
+  void DropHeldLine(int64_t ts_ns);
 
  private:
   const char* ParseLine(const char* p, const char* end);

@@ -115,6 +115,13 @@ void BasicRespParser<Handler>::OnGap(uint64_t bytes, int64_t ts_ns) {
 }
 
 template <typename Handler>
+void BasicRespParser<Handler>::DropHeldLine(int64_t ts_ns) {
+  if (state_ != State::kLine || line_.empty()) return;
+  now_ts_ = ts_ns;
+  Fail(RespError::kGap, false);
+}
+
+template <typename Handler>
 const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) {
   if (line_.empty()) {
     // Line ends between replies carry nothing (no server sends them, hand-made captures
