@@ -106,6 +106,16 @@ connections:
                            declared out of step (default 10000); also the records a
                            transaction (MULTI) holds until EXEC, past which they are
                            written without their results
+  --max-flows N            connections tracked at once (default 100000, about 3 KiB each
+                           at rest); a new one ends the least recently active, whose
+                           waiting commands are reported as evicted
+  --max-flow-bytes N       bytes one connection holds while it waits for a hole to fill
+                           (out of order, both ways) or for the rest of a line (default
+                           4194304); past it, what it waited on longest becomes a gap
+  --max-buffered-bytes N   the same over every connection (default 268435456); past it,
+                           the least recently active connections holding bytes give them
+                           up as gaps
+                           Each limit hit is counted in the summary, the flag named
 
   -h, --help               this text
   --version                the version
@@ -231,6 +241,21 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       if (!n.ok()) return n.status();
       if (*n == 0) return Bad(arg, "0", "at least 1 (a request is an array)");
       o.collector.resp.max_depth = static_cast<uint32_t>(*n);
+    } else if (arg == "--max-flows") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 32);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_flows = *n;
+    } else if (arg == "--max-flow-bytes") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 40);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_flow_bytes = *n;
+    } else if (arg == "--max-buffered-bytes") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 40);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_buffered_bytes = *n;
     } else if (arg == "--idle-timeout") {
       absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
       if (!n.ok()) return n.status();

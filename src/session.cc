@@ -16,6 +16,7 @@ std::string_view NoReplyName(NoReply r) {
     case NoReply::kClosed: return "closed";
     case NoReply::kReset: return "reset";
     case NoReply::kIdleTimeout: return "timeout";
+    case NoReply::kEvicted: return "evicted";
     case NoReply::kGap: return "gap";
     case NoReply::kDesync: return "desync";
     case NoReply::kReplyOff: return "reply_off";

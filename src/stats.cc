@@ -24,7 +24,10 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"commands pending past --max-pending", c.session.pending_overflows},
       {"transactions past --max-pending, not linked", c.session.transaction_overflows},
       {"streams that ended inside a message", c.cut_messages},
-      {"reassembly buffer overflows", c.reassembly.buffer_overflows},
+      {"holes given up at 1024 segments held out of order", c.reassembly.buffer_overflows},
+      {"connections past --max-flow-bytes", c.flow_bytes_hits},
+      {"connections emptied at --max-buffered-bytes", c.total_bytes_hits},
+      {"connections evicted at --max-flows", c.evictions},
   };
 }
 

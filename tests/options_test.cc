@@ -43,5 +43,24 @@ TEST(OptionsLimitsTest, ValuesElementsAndPending) {
               HasSubstr("bad value '0' for --max-pending: at least 1"));
 }
 
+TEST(OptionsLimitsTest, FlowsAndBytesHeld) {
+  const Options defaults = *Parse({});
+  EXPECT_EQ(defaults.collector.max_flows, 100000u);
+  EXPECT_EQ(defaults.collector.max_flow_bytes, 4u << 20);
+  EXPECT_EQ(defaults.collector.max_buffered_bytes, 256u << 20);
+  const Options set =
+      *Parse({"--max-flows", "10", "--max-flow-bytes=65536", "--max-buffered-bytes", "1048576"});
+  EXPECT_EQ(set.collector.max_flows, 10u);
+  EXPECT_EQ(set.collector.max_flow_bytes, 65536u);
+  EXPECT_EQ(set.collector.max_buffered_bytes, 1048576u);
+  for (const char* flag : {"--max-flows", "--max-flow-bytes", "--max-buffered-bytes"}) {
+    EXPECT_THAT(Parse({flag, "0"}).status().message(),
+                HasSubstr(std::string("bad value '0' for ") + flag + ": at least 1"));
+    EXPECT_THAT(Parse({flag, "many"}).status().message(),
+                HasSubstr(std::string("bad value 'many' for ") + flag + ": a whole number"));
+    EXPECT_THAT(UsageText(), HasSubstr(std::string(flag) + " N"));
+  }
+}
+
 }  // namespace
 }  // namespace resptrace
