@@ -60,7 +60,9 @@ RespLimits ParserLimits(const CollectorOptions& o) {
   constexpr uint64_t kSessionReads = 64;
   const MessageLimits& m = o.session.message;
   RespLimits limits = o.resp;
-  const uint64_t printed = !m.keep_values ? 0 : m.max_value_bytes == 0 ? UINT32_MAX : m.max_value_bytes;
+  const uint64_t printed = !m.keep_values            ? 0
+                           : m.max_value_bytes == 0 ? UINT32_MAX
+                                                    : m.max_value_bytes;
   limits.max_kept_line = static_cast<uint32_t>(std::min<uint64_t>(
       limits.max_kept_line, std::max(printed, kSessionReads)));
   return limits;
@@ -130,7 +132,10 @@ struct Collector::Connection {
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
-    : options_(options), resp_limits_(ParserLimits(options)), sink_(sink), server_port_(65536, false) {
+    : options_(options),
+      resp_limits_(ParserLimits(options)),
+      sink_(sink),
+      server_port_(65536, false) {
   for (uint16_t p : options_.server_ports) server_port_[p] = true;
 }
 
@@ -177,7 +182,8 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   }
   const Endpoint& client = src_is_client ? seg.flow.src : seg.flow.dst;
   const Endpoint& server = src_is_client ? seg.flow.dst : seg.flow.src;
-  auto conn = std::make_unique<Connection>(options_, resp_limits_, client, server, sink_, &counters_);
+  auto conn =
+      std::make_unique<Connection>(options_, resp_limits_, client, server, sink_, &counters_);
   Connection* c = conn.get();
   c->id = counters_.flows++;
   // A SYN or SYN-ACK starts the streams at their beginning; anything else joins them.
@@ -214,7 +220,8 @@ void Collector::Account(Connection& c) {
 }
 
 void Collector::GiveUpOldest(Connection& c) {
-  Reassembler& more = c.to_server.held_bytes() >= c.to_client.held_bytes() ? c.to_server : c.to_client;
+  Reassembler& more =
+      c.to_server.held_bytes() >= c.to_client.held_bytes() ? c.to_server : c.to_client;
   if (more.held_bytes() != 0) {
     if (&more == &c.to_server) {
       more.ShedOldestHole(c.last_ts_ns, c.request_feed);

@@ -106,12 +106,12 @@ connections:
                            declared out of step (default 10000); also the records a
                            transaction (MULTI) holds until EXEC, past which they are
                            written without their results
-  --max-flows N            connections tracked at once (default 100000, about 3 KiB each
-                           at rest); a new one ends the least recently active, whose
+  --max-flows N            connections tracked at once (default 100000, about 3.5 KiB
+                           each at rest); a new one ends the least recently active, whose
                            waiting commands are reported as evicted
   --max-flow-bytes N       bytes one connection holds while it waits for a hole to fill
                            (out of order, both ways) or for the rest of a line (default
-                           4194304); past it, what it waited on longest becomes a gap
+                           4194304); past it, its oldest holes become gaps
   --max-buffered-bytes N   the same over every connection (default 268435456); past it,
                            the least recently active connections holding bytes give them
                            up as gaps

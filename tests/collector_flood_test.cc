@@ -210,7 +210,9 @@ TEST(CollectorFloodTest, MemoryStaysBoundedAndARealConnectionStaysExact) {
         case 1: {  // a handshake, then random bytes from the client, never answered
           offer(f.Syn(ts));
           offer(f.SynAck(ts));
-          for (uint64_t n = between(1, 3); n > 0; --n) offer(f.Client(random_bytes(between(1, 1400)), ts));
+          for (uint64_t n = between(1, 3); n > 0; --n) {
+            offer(f.Client(random_bytes(between(1, 1400)), ts));
+          }
           break;
         }
         case 2:  // no handshake: random bytes both ways, a connection joined mid-stream
@@ -266,7 +268,8 @@ TEST(CollectorFloodTest, MemoryStaysBoundedAndARealConnectionStaysExact) {
     //   10,000 x 8 KiB + 2 x 8 MiB + 16 MiB = 110 MiB.
     // The same flood with no limits (every connection tracked, every byte held) grew the
     // resident memory by 538 MiB; with these, by 46 MiB.
-    const uint64_t bound = options.max_flows * 8 * kKiB + 2 * options.max_buffered_bytes + 16 * kMiB;
+    const uint64_t bound =
+        options.max_flows * 8 * kKiB + 2 * options.max_buffered_bytes + 16 * kMiB;
     std::printf("resident before %.1f MiB, peak %.1f MiB: grew %.1f MiB, bound %.1f MiB\n",
                 static_cast<double>(resident_before) / kMiB, static_cast<double>(peak) / kMiB,
                 static_cast<double>(peak - resident_before) / kMiB,

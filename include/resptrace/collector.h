@@ -25,7 +25,7 @@ struct CollectorOptions {
   // Connections tracked at once; a new one ends the least recently active (--max-flows).
   uint64_t max_flows = 100'000;
   // Bytes one connection holds: out of order, both ways, and lines split across segments
-  // (--max-flow-bytes). Past it, what it waited on longest is given up as a gap.
+  // (--max-flow-bytes). Past it, its oldest holes are given up as gaps, then its lines.
   uint64_t max_flow_bytes = 4 << 20;
   // The same, over every connection (--max-buffered-bytes). Past it, the least recently
   // active connections holding bytes give them up as gaps.
@@ -110,7 +110,8 @@ class Collector {
   void Hold(Connection& c);
   // Takes `c`'s bytes held now into the totals and the list of connections holding any.
   void Account(Connection& c);
-  // Gives up what `c` waited on longest: its oldest hole, else the lines it holds.
+  // Gives up the oldest hole of the direction of `c` holding more, or with none held out of
+  // order, the lines it holds.
   void GiveUpOldest(Connection& c);
   void End(Connection& c, NoReply why);
   // Ends `c` and forgets it.

@@ -162,7 +162,9 @@ class Session {
     // Values and aggregates longer than the records keep are counted as they start, from
     // their declared lengths: the same count whether or not values are kept.
     void CountCut(RespType type, int64_t count) {
-      if (count > elements_cut_past_ && type != RespType::kAttribute) ++s_.counters_->aggregates_cut;
+      if (count > elements_cut_past_ && type != RespType::kAttribute) {
+        ++s_.counters_->aggregates_cut;
+      }
     }
     void CountCut(const ScalarPiece& piece) {
       if (piece.first && piece.declared_len > value_cut_past_) ++s_.counters_->values_cut;
