@@ -25,18 +25,62 @@ class ParserFeed final : public StreamConsumer {
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
 
+// A place in a list threaded through its elements: moving one to the back is a few pointer
+// writes, with no allocation and no search.
+template <typename T>
+struct Hook {
+  T* prev = nullptr;
+  T* next = nullptr;
+  bool linked = false;
+};
+
+template <typename Ends, typename T>
+void Unlink(Ends& list, Hook<T> T::*hook, T& x) {
+  Hook<T>& h = x.*hook;
+  if (!h.linked) return;
+  (h.prev != nullptr ? (h.prev->*hook).next : list.front) = h.next;
+  (h.next != nullptr ? (h.next->*hook).prev : list.back) = h.prev;
+  h = Hook<T>{};
+}
+
+template <typename Ends, typename T>
+void PushBack(Ends& list, Hook<T> T::*hook, T& x) {
+  Hook<T>& h = x.*hook;
+  h.prev = list.back;
+  h.next = nullptr;
+  h.linked = true;
+  (list.back != nullptr ? (list.back->*hook).next : list.front) = &x;
+  list.back = &x;
+}
+
+// The parsers hold no more of a simple string or an error split across segments than the
+// records print of it, and no less than the session reads of one: an error's prefix and a
+// MONITOR line's timestamp.
+RespLimits ParserLimits(const CollectorOptions& o) {
+  constexpr uint64_t kSessionReads = 64;
+  const MessageLimits& m = o.session.message;
+  RespLimits limits = o.resp;
+  const uint64_t printed = !m.keep_values            ? 0
+                           : m.max_value_bytes == 0 ? UINT32_MAX
+                                                    : m.max_value_bytes;
+  limits.max_kept_line = static_cast<uint32_t>(std::min<uint64_t>(
+      limits.max_kept_line, std::max(printed, kSessionReads)));
+  return limits;
+}
+
 }  // namespace
 
 struct Collector::Connection {
-  Connection(const CollectorOptions& o, const Endpoint& c, const Endpoint& s, RecordSink* sink,
-             CollectorCounters* counters)
+  Connection(const CollectorOptions& o, const RespLimits& resp, const Endpoint& c,
+             const Endpoint& s, RecordSink* sink, CollectorCounters* counters)
       : client(c),
         server(s),
-        to_server(o.reassembly, &counters->reassembly),
-        to_client(o.reassembly, &counters->reassembly),
+        // The collector bounds the bytes held, over both directions and every connection.
+        to_server(ReassemblerLimits{.max_buffered_bytes = UINT64_MAX}, &counters->reassembly),
+        to_client(ReassemblerLimits{.max_buffered_bytes = UINT64_MAX}, &counters->reassembly),
         session(o.session, c, s, sink, &counters->session),
-        request_parser(RespRole::kRequest, o.resp, session.request_handler()),
-        reply_parser(RespRole::kReply, o.resp, session.reply_handler()),
+        request_parser(RespRole::kRequest, resp, session.request_handler()),
+        reply_parser(RespRole::kReply, resp, session.reply_handler()),
         request_feed(&request_parser),
         reply_feed(&reply_parser) {
     session.set_request_parser(&request_parser);
@@ -59,6 +103,12 @@ struct Collector::Connection {
     request_seq_base_known = true;
   }
 
+  // What both directions hold now: out of order, and of lines split across segments.
+  uint64_t HeldBytes() const {
+    return to_server.held_bytes() + to_client.held_bytes() + request_parser.held_bytes() +
+           reply_parser.held_bytes();
+  }
+
   Endpoint client;
   Endpoint server;
   Reassembler to_server;
@@ -72,6 +122,9 @@ struct Collector::Connection {
   CopyFilter to_client_copies;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
   int64_t last_ts_ns = 0;
+  uint64_t held = 0;  // HeldBytes() as the totals last took it
+  Hook<Connection> by_activity;
+  Hook<Connection> holding;
   bool handshake_seen = false;
   bool client_fin = false;
   bool server_fin = false;
@@ -79,7 +132,10 @@ struct Collector::Connection {
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
-    : options_(options), sink_(sink), server_port_(65536, false) {
+    : options_(options),
+      resp_limits_(ParserLimits(options)),
+      sink_(sink),
+      server_port_(65536, false) {
   for (uint16_t p : options_.server_ports) server_port_[p] = true;
 }
 
@@ -120,9 +176,14 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   } else {
     src_is_client = true;  // no handshake to go by: clients speak first
   }
+  if (connections_.size() >= options_.max_flows && by_activity_.front != nullptr) {
+    ++counters_.evictions;
+    Close(*by_activity_.front, NoReply::kEvicted);
+  }
   const Endpoint& client = src_is_client ? seg.flow.src : seg.flow.dst;
   const Endpoint& server = src_is_client ? seg.flow.dst : seg.flow.src;
-  auto conn = std::make_unique<Connection>(options_, client, server, sink_, &counters_);
+  auto conn =
+      std::make_unique<Connection>(options_, resp_limits_, client, server, sink_, &counters_);
   Connection* c = conn.get();
   c->id = counters_.flows++;
   // A SYN or SYN-ACK starts the streams at their beginning; anything else joins them.
@@ -132,8 +193,65 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
     c->JoinMidStream();
   }
   connections_.emplace(key, std::move(conn));
+  PushBack(by_activity_, &Connection::by_activity, *c);
   *from_client = src_is_client;
   return c;
+}
+
+void Collector::Touch(Connection& c) {
+  if (by_activity_.back == &c) return;
+  Unlink(by_activity_, &Connection::by_activity, c);
+  PushBack(by_activity_, &Connection::by_activity, c);
+  if (c.holding.linked) {
+    Unlink(holding_, &Connection::holding, c);
+    PushBack(holding_, &Connection::holding, c);
+  }
+}
+
+void Collector::Account(Connection& c) {
+  const uint64_t held = c.HeldBytes();
+  held_bytes_ = held_bytes_ - c.held + held;
+  c.held = held;
+  if (held == 0) {
+    Unlink(holding_, &Connection::holding, c);
+  } else if (!c.holding.linked) {
+    PushBack(holding_, &Connection::holding, c);  // none was touched since c
+  }
+}
+
+void Collector::GiveUpOldest(Connection& c) {
+  Reassembler& more =
+      c.to_server.held_bytes() >= c.to_client.held_bytes() ? c.to_server : c.to_client;
+  if (more.held_bytes() != 0) {
+    if (&more == &c.to_server) {
+      more.ShedOldestHole(c.last_ts_ns, c.request_feed);
+      c.NoteRequestSeqBase();
+    } else {
+      more.ShedOldestHole(c.last_ts_ns, c.reply_feed);
+    }
+  } else {
+    c.request_parser.DropHeldLine(c.last_ts_ns);
+    c.reply_parser.DropHeldLine(c.last_ts_ns);
+  }
+  Account(c);
+}
+
+void Collector::Hold(Connection& c) {
+  Account(c);
+  if (c.held > options_.max_flow_bytes) {
+    ++counters_.flow_bytes_hits;
+    while (c.held > options_.max_flow_bytes) GiveUpOldest(c);
+  }
+  while (held_bytes_ > options_.max_buffered_bytes) {
+    // Those that waited longest give up first; c, just touched, is the last to.
+    Connection& oldest = *holding_.front;
+    ++counters_.total_bytes_hits;
+    if (&oldest != &c) {
+      while (oldest.held != 0) GiveUpOldest(oldest);
+    } else {
+      while (held_bytes_ > options_.max_buffered_bytes) GiveUpOldest(c);
+    }
+  }
 }
 
 void Collector::OnSegment(const Segment& seg) {
@@ -155,6 +273,7 @@ void Collector::OnSegment(const Segment& seg) {
     return;
   }
   c->last_ts_ns = seg.ts_ns;
+  Touch(*c);
   const bool has_ack = seg.has(tcp_flags::kAck);
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
@@ -180,14 +299,14 @@ void Collector::OnSegment(const Segment& seg) {
     if (c->session.decoding()) c->to_client.Push(seg, c->reply_feed);
     if (seg.has(tcp_flags::kFin)) c->server_fin = true;
   }
+  // Most segments leave nothing held, before or after: one test of two words.
+  if ((c->held | c->HeldBytes()) != 0) Hold(*c);
   if (seg.has(tcp_flags::kRst)) {
     ++counters_.closed_rst;
-    End(*c, NoReply::kReset);
-    connections_.erase(key);
+    Close(*c, NoReply::kReset);
   } else if (c->client_fin && c->server_fin) {
     ++counters_.closed_fin;
-    End(*c, NoReply::kClosed);
-    connections_.erase(key);
+    Close(*c, NoReply::kClosed);
   }
 }
 
@@ -218,6 +337,14 @@ void Collector::End(Connection& c, NoReply why) {
   c.session.Close(why);
 }
 
+void Collector::Close(Connection& c, NoReply why) {
+  End(c, why);
+  held_bytes_ -= c.held;
+  Unlink(holding_, &Connection::holding, c);
+  Unlink(by_activity_, &Connection::by_activity, c);
+  connections_.erase(Canonical(FlowKey{c.client, c.server}));
+}
+
 void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_ns, NoReply why) {
   std::vector<std::pair<uint64_t, CanonicalKey>> ending;
   for (const auto& [key, conn] : connections_) {
@@ -225,11 +352,7 @@ void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_n
   }
   std::sort(ending.begin(), ending.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
-  for (const auto& [id, key] : ending) {
-    auto it = connections_.find(key);
-    End(*it->second, why);
-    connections_.erase(it);
-  }
+  for (const auto& [id, key] : ending) Close(*connections_.find(key)->second, why);
   if (why == NoReply::kIdleTimeout) counters_.idle_timeouts += ending.size();
 }
 

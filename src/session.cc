@@ -16,6 +16,7 @@ std::string_view NoReplyName(NoReply r) {
     case NoReply::kClosed: return "closed";
     case NoReply::kReset: return "reset";
     case NoReply::kIdleTimeout: return "timeout";
+    case NoReply::kEvicted: return "evicted";
     case NoReply::kGap: return "gap";
     case NoReply::kDesync: return "desync";
     case NoReply::kReplyOff: return "reply_off";
@@ -182,7 +183,11 @@ void Session::ReplySide::OnProtocolError(RespError error, int64_t, uint64_t) {
     s_.StopDecoding();
     return;
   }
-  if (error != RespError::kGap) ++s_.counters_->reply_errors;
+  if (error == RespError::kTooDeep) {
+    ++s_.counters_->too_deep;
+  } else if (error != RespError::kGap) {
+    ++s_.counters_->reply_errors;
+  }
   s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
 }
 
@@ -488,6 +493,7 @@ void Session::OnRequest(ReplyControl control) {
       ++waiting_;
       return;
     }
+    if (expected != 0) ++counters_->pending_overflows;  // waiting for a proof, past the bound
     // Emptying the queue from the front leaves the request in the slot after it.
     DropHeld(NoReply::kDesync);
     Emit(Waiting(waiting_), nullptr, NoReply::kDesync);

@@ -144,8 +144,8 @@ std::string SchemaProblem(const json& r, bool hidden = false) {
   static const std::set<std::string> kReplyTypes = {
       "simple", "error",   "integer", "bulk",     "null", "array", "map", "set",
       "double", "boolean", "bignum",  "verbatim", "push", "none"};
-  static const std::set<std::string> kNoReply = {"eof", "closed", "reset",    "timeout",
-                                                 "gap", "desync", "reply_off"};
+  static const std::set<std::string> kNoReply = {"eof", "closed", "reset",     "timeout",
+                                                 "evicted", "gap", "desync", "reply_off"};
   if (!r.contains("type") || !r["type"].is_string()) return "no type";
   const std::string type = r["type"];
   if (!r.contains("ts") || !r["ts"].is_number() || r["ts"].get<double>() < 0) return "bad ts";
@@ -1546,7 +1546,9 @@ TEST(RedactValuesTest, NoValueFromTheCapturesReachesAnyOutput) {
       "prefix error more true false null simple integer bulk array map set double boolean bignum "
       "verbatim none (nil) (no reply: eof closed reset timeout gap desync) (reply cut short) "
       "bytes byte ms resptrace: packets flows commands replies unanswered pushes anomalies gaps "
-      "tcp: out of order retransmitted overlapping duplicates from a second interface OK QUEUED PONG";
+      "tcp: out of order retransmitted overlapping duplicates from a second interface OK QUEUED PONG "
+      "cut in records: values past --max-value-bytes aggregates past --max-elements "
+      "evicted";
   for (const std::string capture :
        {"packetbeat/redis_session.pcap", "zeek/stream.pcap", "zeek/large-requests-responses.pcap",
         "zeek/bulk-loading.pcap", "tcpdump/resp_2_inline.pcap",
