@@ -17,7 +17,7 @@ namespace {
 // The options byte.
 constexpr uint8_t kCollector = 0x01;     // a Collector rather than one Reassembler
 constexpr uint8_t kTinyBuffers = 0x02;   // out-of-order limits the input can reach
-constexpr uint8_t kNoValues = 0x04;      // collector: keep_values off
+constexpr uint8_t kNoValues = 0x04;      // collector: keep_values off, nothing printed (-o none)
 constexpr uint8_t kFewPending = 0x08;    // collector: a small --max-pending
 constexpr uint8_t kSmallLimits = 0x10;   // collector: parser limits the input can reach
 
@@ -141,7 +141,8 @@ absl::Status FuzzCollector(uint8_t options, FuzzInput& in) {
   }
   // Bytes reordered by the reassembler carry their own segment's time: latencies may be
   // negative when the input sends a reply before its request.
-  RecordChecker sink(Redaction::kSecrets, /*ordered_ts=*/false);
+  RecordChecker sink(Redaction::kSecrets, /*ordered_ts=*/false,
+                     /*printed=*/co.session.message.keep_values);
   Collector collector(co, &sink);
   const IpAddress client_addr = IpAddress::V4(reinterpret_cast<const uint8_t*>("\x0a\x00\x00\x01"));
   const IpAddress server_addr = IpAddress::V4(reinterpret_cast<const uint8_t*>("\x0a\x00\x00\x02"));

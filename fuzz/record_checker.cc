@@ -78,13 +78,14 @@ RecordChecker::Outputs& RecordChecker::OutputsFor(Redaction redaction) {
   return redaction == Redaction::kValues ? *values : *secrets;
 }
 
-RecordChecker::RecordChecker(Redaction redaction, bool ordered_ts)
-    : ordered_ts_(ordered_ts), out_(OutputsFor(redaction)) {
+RecordChecker::RecordChecker(Redaction redaction, bool ordered_ts, bool printed)
+    : ordered_ts_(ordered_ts), out_(printed ? &OutputsFor(redaction) : nullptr) {
+  if (out_ == nullptr) return;
   // Each checker reads only its own records' JSON: what an earlier one left unflushed (it
   // stopped at a broken promise) is written, then written over.
   Flush().IgnoreError();
-  std::fflush(out_.json_file);
-  std::fseek(out_.json_file, 0, SEEK_SET);
+  std::fflush(out_->json_file);
+  std::fseek(out_->json_file, 0, SEEK_SET);
 }
 
 RecordChecker::~RecordChecker() = default;
@@ -95,13 +96,15 @@ void RecordChecker::Fail(std::string why) {
 
 void RecordChecker::Write(const Record& r) {
   Check(r);
-  out_.json.Write(r);
-  out_.text.Write(r);
+  if (out_ == nullptr) return;
+  out_->json.Write(r);
+  out_->text.Write(r);
 }
 
 absl::Status RecordChecker::Flush() {
-  if (absl::Status s = out_.json.Flush(); !s.ok()) return s;
-  return out_.text.Flush();
+  if (out_ == nullptr) return absl::OkStatus();
+  if (absl::Status s = out_->json.Flush(); !s.ok()) return s;
+  return out_->text.Flush();
 }
 
 void RecordChecker::Check(const Record& r) {
@@ -169,9 +172,10 @@ void RecordChecker::Check(const Record& r) {
 }
 
 absl::Status RecordChecker::Finish() {
+  if (out_ == nullptr) return status_;
   if (absl::Status s = Flush(); !s.ok()) Fail(absl::StrCat("sink: ", s.message()));
-  std::fflush(out_.json_file);
-  const std::string_view text(out_.json_text == nullptr ? "" : out_.json_text, out_.json_len);
+  std::fflush(out_->json_file);
+  const std::string_view text(out_->json_text == nullptr ? "" : out_->json_text, out_->json_len);
   uint64_t lines = 0;
   for (size_t pos = 0; pos < text.size();) {
     size_t eol = text.find('\n', pos);

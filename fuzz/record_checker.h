@@ -19,7 +19,9 @@ namespace resptrace {
 class RecordChecker final : public RecordSink {
  public:
   // `ordered_ts`: the input's timestamps never go back, so no latency may be negative.
-  RecordChecker(Redaction redaction, bool ordered_ts);
+  // `printed`: the records go to the sinks too; false as with -o none, whose records keep no
+  // values (MessageLimits::keep_values), which no sink is given.
+  RecordChecker(Redaction redaction, bool ordered_ts, bool printed = true);
   ~RecordChecker() override;
 
   void Write(const Record& r) override;
@@ -43,7 +45,7 @@ class RecordChecker final : public RecordSink {
   static Outputs& OutputsFor(Redaction redaction);
 
   bool ordered_ts_;
-  Outputs& out_;
+  Outputs* out_;  // null when not printed
   absl::Status status_;
   uint64_t commands_ = 0;
   uint64_t answered_ = 0;

@@ -20,7 +20,7 @@ namespace {
 
 // The options byte.
 constexpr uint8_t kSmallLimits = 0x01;    // parser limits the input can reach
-constexpr uint8_t kNoValues = 0x02;       // keep_values off, as with -o none
+constexpr uint8_t kNoValues = 0x02;       // keep_values off and nothing printed: -o none
 constexpr uint8_t kMidStream = 0x04;      // the capture joined the connection
 constexpr uint8_t kSmallMessages = 0x08;  // few bytes, elements and nodes kept per message
 constexpr uint8_t kByteAtATime = 0x10;    // also parse each stream one byte at a time
@@ -240,7 +240,7 @@ absl::Status CheckSession(uint8_t options, const RespLimits& limits,
   }
   if (options & kFewPending) so.max_pending = 3;
   RecordChecker sink(options & kRedactValues ? Redaction::kValues : Redaction::kSecrets,
-                     /*ordered_ts=*/true);
+                     /*ordered_ts=*/true, /*printed=*/so.message.keep_values);
   SessionCounters counters;
   Endpoint client{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x0a\x00\x00\x01")), 50000};
   Endpoint server{IpAddress::V4(reinterpret_cast<const uint8_t*>("\x0a\x00\x00\x02")), 6379};
