@@ -159,9 +159,11 @@ void FeedCopy(Parser& parser, std::string_view bytes, int64_t ts) {
   parser.Feed(std::string_view(copy.get(), bytes.size()), ts);
 }
 
-// One direction's chunks through a RespParser in `role`: the trace, or a broken promise.
+// The chunks of `role`'s direction (requests come from the client) through a RespParser:
+// the trace, or a broken promise.
 absl::StatusOr<std::string> ParseChunks(RespRole role, const RespLimits& limits, bool mid_stream,
-                                        const std::vector<Chunk>& chunks, bool from_server) {
+                                        const std::vector<Chunk>& chunks) {
+  const bool from_server = role == RespRole::kReply;
   CheckingHandler h(limits, mid_stream);
   RespParser parser(role, limits, &h);
   if (mid_stream) parser.StartMidStream();
@@ -183,7 +185,8 @@ absl::StatusOr<std::string> ParseChunks(RespRole role, const RespLimits& limits,
   if (const uint64_t missing = parser.BytesToComplete(); missing != 0) {
     parser.OnGap(missing, ++ts);
     if (!parser.at_boundary() || h.in_message()) {
-      return absl::InternalError(absl::StrCat(where, missing, " bytes to complete did not"));
+      return absl::InternalError(absl::StrCat(where, "the ", missing,
+                                              " bytes BytesToComplete named left the message open"));
     }
   }
   if (!h.failure().empty()) return absl::InternalError(where + h.failure());
@@ -208,7 +211,7 @@ std::string ParseRecut(RespRole role, const RespLimits& limits, bool mid_stream,
 absl::Status CheckRole(RespRole role, const RespLimits& limits, bool mid_stream,
                        bool byte_at_a_time, const std::vector<Chunk>& chunks) {
   const bool from_server = role == RespRole::kReply;
-  absl::StatusOr<std::string> trace = ParseChunks(role, limits, mid_stream, chunks, from_server);
+  absl::StatusOr<std::string> trace = ParseChunks(role, limits, mid_stream, chunks);
   if (!trace.ok()) return trace.status();
   std::string stream;
   for (const Chunk& c : chunks) {

@@ -35,7 +35,9 @@ TEST(FuzzRegressions, RespParser) { EXPECT_GT(ReplayAll("resp_parser", FuzzRespP
 
 TEST(FuzzRegressions, Reassembler) { ReplayAll("reassembler", FuzzReassembler); }
 
-TEST(FuzzRegressions, CaptureReader) { ReplayAll("capture_reader", FuzzCaptureReader); }
+TEST(FuzzRegressions, CaptureReader) {
+  EXPECT_GT(ReplayAll("capture_reader", FuzzCaptureReader), 0);
+}
 
 }  // namespace
 }  // namespace resptrace
