@@ -156,6 +156,9 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
   const char* nl = static_cast<const char*>(std::memchr(p, '\n', avail < room + 1 ? avail : room + 1));
   if (nl == nullptr) {
     if (avail > room) {
+      // The line's bytes read so far, up to the first past the limit, count as the
+      // abandoned message's: the same whichever piece holds them.
+      msg_bytes_ += room + 1;
       Fail(RespError::kLineTooLong, false);
       return p + room + 1;
     }
