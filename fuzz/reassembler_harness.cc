@@ -126,8 +126,9 @@ absl::Status FuzzCollector(uint8_t options, FuzzInput& in) {
   CollectorOptions co;
   co.idle_timeout_ns = 2'000'000'000;
   if (options & kTinyBuffers) {
-    co.reassembly.max_buffered_bytes = 200;
-    co.reassembly.max_buffered_segments = 4;
+    co.max_flow_bytes = 200;
+    co.max_buffered_bytes = 600;
+    co.max_flows = 3;
   }
   co.session.message.keep_values = (options & kNoValues) == 0;
   if (options & kFewPending) co.session.max_pending = 3;
