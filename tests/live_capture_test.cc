@@ -5,6 +5,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -255,10 +256,17 @@ TEST(LiveCaptureTest, RingBufferOverflowIsCountedAndRecoveredFrom) {
   const std::string port = std::to_string(redis.port());
   LiveResptrace trace({"-i", "lo", "--backend", "tc", "-p", port, "-o", "json", "--buffer-mb", "1"});
   SKIP_OR_FAIL_UNLESS_BPF(trace);
+  // The server and the load on one CPU: their segments all go through that CPU's ring, in
+  // order. (Across rings, a backlog can deliver a peer's acknowledgement before the bytes it
+  // acknowledges, which then count as a gap too: see README, Not yet.)
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(0, &one);
+  ASSERT_EQ(sched_setaffinity(redis.pid(), sizeof one, &one), 0);
   trace.Signal(SIGSTOP);
   // 2,000 SETs of 4 KiB: 8 MiB to the server through rings of 512 KiB per CPU.
-  const ProcessResult bench = RunProcess({"redis-benchmark", "-p", port, "-n", "2000", "-d", "4096",
-                                          "-c", "4", "-P", "16", "-t", "set", "-q"},
+  const ProcessResult bench = RunProcess({"taskset", "-c", "0", "redis-benchmark", "-p", port, "-n", "2000",
+                                          "-d", "4096", "-c", "4", "-P", "16", "-t", "set", "-q"},
                                          {}, std::chrono::milliseconds(60000));
   trace.Signal(SIGCONT);
   ASSERT_EQ(bench.exit_status, 0) << bench.err;
