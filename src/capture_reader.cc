@@ -41,6 +41,17 @@ bool CountDecoded(CaptureCounters& c, DecodeResult r, const Segment& s) {
 
 namespace {
 
+// A frame's capture time. With nanosecond precision tv_usec holds nanoseconds. pcapng's
+// 64-bit timestamps reach past what int64 nanoseconds hold (the year 2262): such a time, or
+// one before 1970, is out of any real capture and is clamped to [0, 2^62 ns] (the year 2116,
+// past classic pcap's last second), where differences between times cannot overflow.
+int64_t FrameTimeNs(const timeval& ts) {
+  constexpr int64_t kMaxNs = int64_t{1} << 62;
+  if (ts.tv_sec < 0) return 0;
+  if (ts.tv_sec >= kMaxNs / 1'000'000'000) return kMaxNs;
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_usec;
+}
+
 // The capture file as libpcap reads it, every byte also shown to a PcapngInterfaces.
 struct ObservedInput {
   int fd;
@@ -122,8 +133,7 @@ absl::Status CaptureReader::ReadAll(const std::function<void(const Segment&)>& o
     // Taken for every packet, decoded or not, to stay in step with the file's packet blocks.
     const std::optional<uint32_t> pcapng_interface = interfaces_->TakeNext();
     if (CountDecoded(counters_, decoder_.Decode(frame, header->len, segment), segment)) {
-      // With nanosecond precision tv_usec holds nanoseconds.
-      segment.ts_ns = int64_t{header->ts.tv_sec} * 1'000'000'000 + header->ts.tv_usec;
+      segment.ts_ns = FrameTimeNs(header->ts);
       // The frame's own interface (Linux cooked v2) is the capturing host's; a pcapng
       // interface number counts from 0, and 0 means unknown here.
       if (segment.ifindex == 0 && pcapng_interface.has_value()) {

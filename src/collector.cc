@@ -36,6 +36,49 @@ constexpr int64_t kMaxHoldNs = 1'000'000'000;
 constexpr int64_t kTimeWaitNs = 60'000'000'000;
 constexpr size_t kMaxClosed = 1 << 16;
 
+// A place in a list threaded through its elements: moving one to the back is a few pointer
+// writes, with no allocation and no search.
+template <typename T>
+struct Hook {
+  T* prev = nullptr;
+  T* next = nullptr;
+  bool linked = false;
+};
+
+template <typename Ends, typename T>
+void Unlink(Ends& list, Hook<T> T::*hook, T& x) {
+  Hook<T>& h = x.*hook;
+  if (!h.linked) return;
+  (h.prev != nullptr ? (h.prev->*hook).next : list.front) = h.next;
+  (h.next != nullptr ? (h.next->*hook).prev : list.back) = h.prev;
+  h = Hook<T>{};
+}
+
+template <typename Ends, typename T>
+void PushBack(Ends& list, Hook<T> T::*hook, T& x) {
+  Hook<T>& h = x.*hook;
+  h.prev = list.back;
+  h.next = nullptr;
+  h.linked = true;
+  (list.back != nullptr ? (list.back->*hook).next : list.front) = &x;
+  list.back = &x;
+}
+
+// The parsers hold no more of a simple string or an error split across segments than the
+// records print of it, and no less than the session reads of one: an error's prefix and a
+// MONITOR line's timestamp.
+RespLimits ParserLimits(const CollectorOptions& o) {
+  constexpr uint64_t kSessionReads = 64;
+  const MessageLimits& m = o.session.message;
+  RespLimits limits = o.resp;
+  const uint64_t printed = !m.keep_values            ? 0
+                           : m.max_value_bytes == 0 ? UINT32_MAX
+                                                    : m.max_value_bytes;
+  limits.max_kept_line = static_cast<uint32_t>(std::min<uint64_t>(
+      limits.max_kept_line, std::max(printed, kSessionReads)));
+  return limits;
+}
+
 }  // namespace
 
 // A segment held back (see Collector::Waits).
@@ -46,15 +89,16 @@ struct Collector::Held {
 };
 
 struct Collector::Connection {
-  Connection(const CollectorOptions& o, const Endpoint& c, const Endpoint& s, RecordSink* sink,
-             CollectorCounters* counters)
+  Connection(const CollectorOptions& o, const RespLimits& resp, const Endpoint& c,
+             const Endpoint& s, RecordSink* sink, CollectorCounters* counters)
       : client(c),
         server(s),
-        to_server(o.reassembly, &counters->reassembly),
-        to_client(o.reassembly, &counters->reassembly),
+        // The collector bounds the bytes held, over both directions and every connection.
+        to_server(ReassemblerLimits{.max_buffered_bytes = UINT64_MAX}, &counters->reassembly),
+        to_client(ReassemblerLimits{.max_buffered_bytes = UINT64_MAX}, &counters->reassembly),
         session(o.session, c, s, sink, &counters->session),
-        request_parser(RespRole::kRequest, o.resp, session.request_handler()),
-        reply_parser(RespRole::kReply, o.resp, session.reply_handler()),
+        request_parser(RespRole::kRequest, resp, session.request_handler()),
+        reply_parser(RespRole::kReply, resp, session.reply_handler()),
         request_feed(&request_parser),
         reply_feed(&reply_parser) {
     session.set_request_parser(&request_parser);
@@ -77,6 +121,13 @@ struct Collector::Connection {
     request_seq_base_known = true;
   }
 
+  // What both directions hold now: out of order, of lines split across segments, and of
+  // segments held back.
+  uint64_t HeldBytes() const {
+    return to_server.held_bytes() + to_client.held_bytes() + request_parser.held_bytes() +
+           reply_parser.held_bytes() + held_segment_bytes;
+  }
+
   Endpoint client;
   Endpoint server;
   Reassembler to_server;
@@ -90,6 +141,9 @@ struct Collector::Connection {
   CopyFilter to_client_copies;
   uint64_t id = 0;  // creation order, so that end-of-input reports come out in a stable order
   int64_t last_ts_ns = 0;
+  uint64_t held = 0;  // HeldBytes() as the totals last took it
+  Hook<Connection> by_activity;
+  Hook<Connection> holding;
   bool handshake_seen = false;
   bool client_fin = false;
   bool server_fin = false;
@@ -97,11 +151,15 @@ struct Collector::Connection {
   bool request_seq_base_known = false;
   // Segments held back, in the order they came: each acknowledges bytes of the other
   // direction that the capture has not had yet.
-  std::deque<Held> held;
+  std::deque<Held> held_segments;
+  uint64_t held_segment_bytes = 0;  // their payloads and bookkeeping
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
-    : options_(options), sink_(sink), server_port_(65536, false) {
+    : options_(options),
+      resp_limits_(ParserLimits(options)),
+      sink_(sink),
+      server_port_(65536, false) {
   for (uint16_t p : options_.server_ports) server_port_[p] = true;
 }
 
@@ -150,9 +208,14 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   } else {
     src_is_client = true;  // no handshake to go by: clients speak first
   }
+  if (connections_.size() >= options_.max_flows && by_activity_.front != nullptr) {
+    ++counters_.evictions;
+    Close(*by_activity_.front, NoReply::kEvicted);
+  }
   const Endpoint& client = src_is_client ? seg.flow.src : seg.flow.dst;
   const Endpoint& server = src_is_client ? seg.flow.dst : seg.flow.src;
-  auto conn = std::make_unique<Connection>(options_, client, server, sink_, &counters_);
+  auto conn =
+      std::make_unique<Connection>(options_, resp_limits_, client, server, sink_, &counters_);
   Connection* c = conn.get();
   c->id = counters_.flows++;
   // A SYN or SYN-ACK starts the streams at their beginning; anything else joins them.
@@ -162,8 +225,71 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
     c->JoinMidStream();
   }
   connections_.emplace(key, std::move(conn));
+  PushBack(by_activity_, &Connection::by_activity, *c);
   *from_client = src_is_client;
   return c;
+}
+
+void Collector::Touch(Connection& c) {
+  if (by_activity_.back == &c) return;
+  Unlink(by_activity_, &Connection::by_activity, c);
+  PushBack(by_activity_, &Connection::by_activity, c);
+  if (c.holding.linked) {
+    Unlink(holding_, &Connection::holding, c);
+    PushBack(holding_, &Connection::holding, c);
+  }
+}
+
+void Collector::Account(Connection& c) {
+  const uint64_t held = c.HeldBytes();
+  held_bytes_ = held_bytes_ - c.held + held;
+  c.held = held;
+  if (held == 0) {
+    Unlink(holding_, &Connection::holding, c);
+  } else if (!c.holding.linked) {
+    PushBack(holding_, &Connection::holding, c);  // none was touched since c
+  }
+}
+
+void Collector::GiveUpOldest(Connection& c) {
+  if (!c.held_segments.empty()) {
+    ReleaseOldest(c);  // what it waits for, lost
+    Account(c);
+    return;
+  }
+  Reassembler& more =
+      c.to_server.held_bytes() >= c.to_client.held_bytes() ? c.to_server : c.to_client;
+  if (more.held_bytes() != 0) {
+    if (&more == &c.to_server) {
+      more.ShedOldestHole(c.last_ts_ns, c.request_feed);
+      c.NoteRequestSeqBase();
+    } else {
+      more.ShedOldestHole(c.last_ts_ns, c.reply_feed);
+    }
+  } else {
+    c.request_parser.DropHeldLine(c.last_ts_ns);
+    c.reply_parser.DropHeldLine(c.last_ts_ns);
+  }
+  Account(c);
+}
+
+void Collector::Hold(Connection& c) {
+  Account(c);
+  if (c.held > options_.max_flow_bytes) {
+    ++counters_.flow_bytes_hits;
+    while (c.held > options_.max_flow_bytes) GiveUpOldest(c);
+  }
+  while (held_bytes_ > options_.max_buffered_bytes) {
+    // Those that waited longest give up first; c, just touched, is the last to.
+    Connection& oldest = *holding_.front;
+    ++counters_.total_bytes_hits;
+    if (&oldest != &c) {
+      while (oldest.held != 0) GiveUpOldest(oldest);
+      CloseIfEnded(oldest);  // segments it held back may have ended it
+    } else {
+      while (held_bytes_ > options_.max_buffered_bytes) GiveUpOldest(c);
+    }
+  }
 }
 
 void Collector::OnSegment(const Segment& seg) {
@@ -185,46 +311,37 @@ void Collector::OnSegment(const Segment& seg) {
     return;
   }
   c->last_ts_ns = seg.ts_ns;
+  Touch(*c);
   // Past kMaxHeld segments, or kMaxHoldNs, the oldest held segment goes, what it waits for
   // lost.
-  while (!c->held.empty() &&
-         (c->held.size() >= kMaxHeld || seg.ts_ns - c->held.front().seg.ts_ns >= kMaxHoldNs)) {
+  while (!c->held_segments.empty() &&
+         (c->held_segments.size() >= kMaxHeld ||
+          seg.ts_ns - c->held_segments.front().seg.ts_ns >= kMaxHoldNs)) {
     ReleaseOldest(*c);
   }
   if (Waits(*c, seg, from_client)) {
-    Hold(*c, seg, from_client);
+    HoldBack(*c, seg, from_client);
   } else {
     Apply(*c, seg, from_client);
     // It may carry bytes that held segments acknowledged.
-    if (!c->held.empty()) ReleaseHeld(*c, false);
+    if (!c->held_segments.empty()) ReleaseHeld(*c, false);
   }
-  EndIfClosed(key, *c, seg.ts_ns);
+  // Most segments leave nothing held, before or after: one test of two words.
+  if ((c->held | c->HeldBytes()) != 0) Hold(*c);
+  CloseIfEnded(*c);
 }
 
-void Collector::EndIfClosed(const CanonicalKey& key, Connection& c, int64_t now_ns) {
+bool Collector::CloseIfEnded(Connection& c) {
   if (c.reset) {
     ++counters_.closed_rst;
-    End(c, NoReply::kReset);
+    Close(c, NoReply::kReset);
   } else if (c.client_fin && c.server_fin) {
     ++counters_.closed_fin;
-    End(c, NoReply::kClosed);
+    Close(c, NoReply::kClosed);
   } else {
-    return;
+    return false;
   }
-  connections_.erase(key);
-  closed_[key] = now_ns;
-  closed_order_.emplace_back(now_ns, key);
-  ForgetClosedBefore(now_ns - kTimeWaitNs);
-}
-
-void Collector::ForgetClosedBefore(int64_t limit_ns) {
-  while (!closed_order_.empty() &&
-         (closed_order_.front().first < limit_ns || closed_order_.size() > kMaxClosed)) {
-    const auto& [ts, key] = closed_order_.front();
-    // Unless it closed again since.
-    if (auto it = closed_.find(key); it != closed_.end() && it->second == ts) closed_.erase(it);
-    closed_order_.pop_front();
-  }
+  return true;
 }
 
 bool Collector::Waits(const Connection& c, const Segment& seg, bool from_client) {
@@ -233,12 +350,14 @@ bool Collector::Waits(const Connection& c, const Segment& seg, bool from_client)
          (from_client ? c.to_client : c.to_server).Lacks(seg.ack);
 }
 
-void Collector::Hold(Connection& c, const Segment& seg, bool from_client) {
-  Held& h = c.held.emplace_back(Held{seg, std::string(seg.payload), from_client});
+void Collector::HoldBack(Connection& c, const Segment& seg, bool from_client) {
+  Held& h = c.held_segments.emplace_back(Held{seg, std::string(seg.payload), from_client});
   h.seg.payload = {};
+  c.held_segment_bytes += sizeof(Held) + h.payload.size();
 }
 
 void Collector::ApplyHeld(Connection& c, const Held& h) {
+  c.held_segment_bytes -= sizeof(Held) + h.payload.size();
   Segment seg = h.seg;
   seg.payload = h.payload;
   Apply(c, seg, h.from_client);
@@ -247,27 +366,27 @@ void Collector::ApplyHeld(Connection& c, const Held& h) {
 void Collector::ReleaseHeld(Connection& c, bool all) {
   // Acknowledgements order the segments: one goes once what it acknowledges is in, and with
   // `all`, when every one left waits, the oldest goes, what it waits for lost.
-  while (!c.held.empty()) {
+  while (!c.held_segments.empty()) {
     bool applied = false;
-    for (auto it = c.held.begin(); it != c.held.end();) {
+    for (auto it = c.held_segments.begin(); it != c.held_segments.end();) {
       if (Waits(c, it->seg, it->from_client)) {
         ++it;
         continue;
       }
       ApplyHeld(c, *it);
-      it = c.held.erase(it);
+      it = c.held_segments.erase(it);
       applied = true;
     }
     if (applied) continue;
     if (!all) return;
-    ApplyHeld(c, c.held.front());
-    c.held.pop_front();
+    ApplyHeld(c, c.held_segments.front());
+    c.held_segments.pop_front();
   }
 }
 
 void Collector::ReleaseOldest(Connection& c) {
-  ApplyHeld(c, c.held.front());
-  c.held.pop_front();
+  ApplyHeld(c, c.held_segments.front());
+  c.held_segments.pop_front();
   ReleaseHeld(c, false);
 }
 
@@ -276,25 +395,25 @@ void Collector::Apply(Connection& c, const Segment& seg, bool from_client) {
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
     if (has_ack) {
-      c.to_client.OnPeerAck(seg.ack, seg.ts_ns, c.reply_feed);
+      if (c.session.decoding()) c.to_client.OnPeerAck(seg.ack, seg.ts_ns, c.reply_feed);
       c.session.SetRequestAck(seg.ack);
     }
     // The requests this segment completes are placed in the client's sequence space as
     // they are parsed.
     if (!c.request_seq_base_known) c.session.SetRequestSeqBase(c.to_server.OffsetZeroSeq(seg));
-    c.to_server.Push(seg, c.request_feed);
+    if (c.session.decoding()) c.to_server.Push(seg, c.request_feed);
     c.NoteRequestSeqBase();
     if (seg.has(tcp_flags::kFin)) c.client_fin = true;
   } else {
     if (has_ack) {
-      c.to_server.OnPeerAck(seg.ack, seg.ts_ns, c.request_feed);
+      if (c.session.decoding()) c.to_server.OnPeerAck(seg.ack, seg.ts_ns, c.request_feed);
       c.NoteRequestSeqBase();
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
       if (!c.handshake_seen) c.session.SetReplyAck(seg.ack);
       if (seg.payload_len != 0) c.session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
     }
-    c.to_client.Push(seg, c.reply_feed);
+    if (c.session.decoding()) c.to_client.Push(seg, c.reply_feed);
     if (seg.has(tcp_flags::kFin)) c.server_fin = true;
   }
   if (seg.has(tcp_flags::kRst)) c.reset = true;
@@ -321,9 +440,36 @@ void Collector::End(Connection& c, NoReply why) {
       c.session.set_cutting_short(false);
     }
   };
-  settle(c.request_parser, c.request_feed);
-  settle(c.reply_parser, c.reply_feed);
+  if (c.session.decoding()) {
+    settle(c.request_parser, c.request_feed);
+    settle(c.reply_parser, c.reply_feed);
+  }
   c.session.Close(why);
+}
+
+void Collector::Close(Connection& c, NoReply why) {
+  End(c, why);
+  held_bytes_ -= c.held;
+  Unlink(holding_, &Connection::holding, c);
+  Unlink(by_activity_, &Connection::by_activity, c);
+  const CanonicalKey key = Canonical(FlowKey{c.client, c.server});
+  const int64_t closed_ns = c.last_ts_ns;
+  connections_.erase(key);
+  if (why != NoReply::kClosed && why != NoReply::kReset) return;
+  // Both ends closed it, or one reset it: a segment of it that comes now is a late one.
+  closed_[key] = closed_ns;
+  closed_order_.emplace_back(closed_ns, key);
+  ForgetClosedBefore(closed_ns - kTimeWaitNs);
+}
+
+void Collector::ForgetClosedBefore(int64_t limit_ns) {
+  while (!closed_order_.empty() &&
+         (closed_order_.front().first < limit_ns || closed_order_.size() > kMaxClosed)) {
+    const auto& [ts, key] = closed_order_.front();
+    // Unless it closed again since.
+    if (auto it = closed_.find(key); it != closed_.end() && it->second == ts) closed_.erase(it);
+    closed_order_.pop_front();
+  }
 }
 
 void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_ns, NoReply why) {
@@ -333,11 +479,7 @@ void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_n
   }
   std::sort(ending.begin(), ending.end(),
             [](const auto& x, const auto& y) { return x.first < y.first; });
-  for (const auto& [id, key] : ending) {
-    auto it = connections_.find(key);
-    End(*it->second, why);
-    connections_.erase(it);
-  }
+  for (const auto& [id, key] : ending) Close(*connections_.find(key)->second, why);
   if (why == NoReply::kIdleTimeout) counters_.idle_timeouts += ending.size();
 }
 
@@ -346,15 +488,19 @@ void Collector::ExpireIdle(int64_t now_ns) {
   // with the connection's next segment.
   std::vector<std::pair<uint64_t, CanonicalKey>> due;
   for (const auto& [key, conn] : connections_) {
-    if (!conn->held.empty() && now_ns - conn->held.front().seg.ts_ns >= kMaxHoldNs) {
+    if (!conn->held_segments.empty() &&
+        now_ns - conn->held_segments.front().seg.ts_ns >= kMaxHoldNs) {
       due.emplace_back(conn->id, key);
     }
   }
   std::sort(due.begin(), due.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
   for (const auto& [id, key] : due) {
-    Connection& c = *connections_.find(key)->second;
+    const auto it = connections_.find(key);
+    if (it == connections_.end()) continue;  // closed while another gave up what it held
+    Connection& c = *it->second;
     ReleaseHeld(c, true);
-    EndIfClosed(key, c, now_ns);
+    Hold(c);
+    CloseIfEnded(c);
   }
   ForgetClosedBefore(now_ns - kTimeWaitNs);
   const int64_t timeout = options_.idle_timeout_ns;

@@ -118,6 +118,8 @@ void MessageBuilder::KeepScalar(const ScalarPiece& piece) {
       n.missing += piece.missing;
       n.truncated = true;
     }
+    // A line the parser held in part (RespLimits::max_kept_line) is shorter than it was.
+    if (piece.last && n.data_len + n.missing < n.full_len) n.truncated = true;
   }
   if (piece.last) {
     scalar_node_ = kSkipped;

@@ -30,6 +30,9 @@ absl::StatusOr<std::vector<uint16_t>> ParsePorts(std::string_view flag, std::str
   return ports;
 }
 
+// Each level costs each parser a few bytes; no real reply nests anywhere near this.
+constexpr uint64_t kMaxDepth = 1 << 16;
+
 }  // namespace
 
 const char* BackendName(Backend b) {
@@ -88,9 +91,13 @@ output:
                            counts, error codes (WRONGTYPE, ...), sizes and latencies stay.
                            -w's file is not redacted
   --max-value-bytes N      keep at most N bytes of each value, cut ones are marked
-                           (default 512, 0 = never cut)
+                           (default 512, 0 = never cut); no more of a value is held
   --max-elements N         keep at most N elements of each array, map or set, the rest
                            are counted (default 1000, 0 = all)
+                           The summary counts the values and aggregates cut
+  --max-depth N            aggregates nested deeper than N levels are not decoded: the
+                           reply is counted, and the connection is out of step until
+                           proven in step again (default 128)
 
 connections:
   --idle-timeout SECONDS   close a connection silent this long, reporting its waiting
@@ -99,6 +106,16 @@ connections:
                            declared out of step (default 10000); also the records a
                            transaction (MULTI) holds until EXEC, past which they are
                            written without their results
+  --max-flows N            connections tracked at once (default 100000, about 3.5 KiB
+                           each at rest); a new one ends the least recently active, whose
+                           waiting commands are reported as evicted
+  --max-flow-bytes N       bytes one connection holds while it waits for a hole to fill
+                           (out of order, both ways) or for the rest of a line (default
+                           4194304); past it, its oldest holes become gaps
+  --max-buffered-bytes N   the same over every connection (default 268435456); past it,
+                           the least recently active connections holding bytes give them
+                           up as gaps
+                           Each limit hit is counted in the summary, the flag named
 
   -h, --help               this text
   --version                the version
@@ -219,6 +236,26 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       absl::StatusOr<uint64_t> n = need_uint(1ull << 40);
       if (!n.ok()) return n.status();
       o.collector.session.message.max_elements = *n;
+    } else if (arg == "--max-depth") {
+      absl::StatusOr<uint64_t> n = need_uint(kMaxDepth);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1 (a request is an array)");
+      o.collector.resp.max_depth = static_cast<uint32_t>(*n);
+    } else if (arg == "--max-flows") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 32);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_flows = *n;
+    } else if (arg == "--max-flow-bytes") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 40);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_flow_bytes = *n;
+    } else if (arg == "--max-buffered-bytes") {
+      absl::StatusOr<uint64_t> n = need_uint(uint64_t{1} << 40);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.max_buffered_bytes = *n;
     } else if (arg == "--idle-timeout") {
       absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
       if (!n.ok()) return n.status();

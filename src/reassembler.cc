@@ -116,7 +116,11 @@ uint64_t Reassembler::DeliverInOrder(uint64_t captured_end, uint64_t end, const 
     }
     next_ = stop;
   }
-  pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(run));
+  if (run == pending_.size()) {
+    if (pending_.capacity() != 0) std::vector<Pending>().swap(pending_);
+  } else {
+    pending_.erase(pending_.begin(), pending_.begin() + static_cast<ptrdiff_t>(run));
+  }
   return seen;
 }
 
@@ -186,9 +190,17 @@ void Reassembler::EnforceLimits(int64_t ts_ns, StreamConsumer& out) {
   while (buffered_bytes_ > limits_.max_buffered_bytes ||
          pending_.size() > limits_.max_buffered_segments) {
     ++counters_->buffer_overflows;
+    ShedOldestHole(ts_ns, out);
+  }
+}
+
+void Reassembler::ShedOldestHole(int64_t ts_ns, StreamConsumer& out) {
+  if (!pending_.empty()) {
     SkipTo(pending_.front().offset, ts_ns, out);
     DrainPending(out);
   }
+  // Real bytes can empty it of missing-byte runs (ForgetMissing) without a delivery.
+  if (pending_.empty()) std::vector<Pending>().swap(pending_);
 }
 
 bool Reassembler::Lacks(uint32_t ack) const {
@@ -211,11 +223,7 @@ void Reassembler::OnPeerAck(uint32_t ack, int64_t ts_ns, StreamConsumer& out) {
 }
 
 void Reassembler::Flush(int64_t ts_ns, StreamConsumer& out) {
-  while (!pending_.empty()) {
-    SkipTo(pending_.front().offset, ts_ns, out);
-    DrainPending(out);
-  }
-  pending_.shrink_to_fit();
+  while (held_bytes() != 0) ShedOldestHole(ts_ns, out);
 }
 
 void Reassembler::SkipTo(uint64_t offset, int64_t ts_ns, StreamConsumer& out) {

@@ -1,5 +1,6 @@
 #include "resptrace/resp_parser.h"
 
+#include <algorithm>
 #include <limits>
 
 #include "resptrace/resp_parser_impl.h"
@@ -190,9 +191,22 @@ std::string_view RespErrorName(RespError e) {
 
 RespParserBase::RespParserBase(RespRole role, const RespLimits& limits)
     : role_(role), limits_(limits), state_(State::kLine) {
-  stack_.reserve(limits_.max_depth);
-  // Most lines are short; a longer one grows the buffer once, and clear() keeps capacity.
-  line_.reserve(256);
+  constexpr uint32_t kStackReserve = 8;  // deeper than most replies nest
+  stack_.reserve(std::min(limits_.max_depth, kStackReserve));
+  line_.reserve(kShortLine);
+}
+
+void RespParserBase::ClearLine() {
+  line_.clear();
+  line_cut_ = 0;
+  ReleaseLongBuffer(line_);
+}
+
+void RespParserBase::ReleaseLongBuffer(std::string& buffer) {
+  if (buffer.capacity() <= kShortLine) return;
+  std::string short_buffer;
+  short_buffer.reserve(kShortLine);
+  buffer.swap(short_buffer);
 }
 
 bool RespParserBase::at_boundary() const { return state_ == State::kLine && msg_bytes_ == 0; }

@@ -16,6 +16,7 @@ std::string_view NoReplyName(NoReply r) {
     case NoReply::kClosed: return "closed";
     case NoReply::kReset: return "reset";
     case NoReply::kIdleTimeout: return "timeout";
+    case NoReply::kEvicted: return "evicted";
     case NoReply::kGap: return "gap";
     case NoReply::kDesync: return "desync";
     case NoReply::kReplyOff: return "reply_off";
@@ -58,6 +59,10 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
   Pending& p = s_.Waiting(s_.waiting_);
   Message& m = p.request;
+  if (s_.not_resp_) {
+    in_request_ = false;
+    return;
+  }
   if (s_.joining_) {
     // Joined mid-stream, what parses as a request may be bytes of a value: the stream
     // starts at the first request of a command the server has.
@@ -97,6 +102,10 @@ void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint6
     return;
   }
   proven_in_step_ = false;
+  if (s_.not_resp_) {
+    in_request_ = false;
+    return;
+  }
   if (s_.joining_) {  // not yet at the first request: these bytes are no command
     in_request_ = false;
     ++s_.counters_->join_skipped;
@@ -133,7 +142,7 @@ void Session::RequestSide::ReadName(const ScalarPiece& piece) {
 }
 
 void Session::RequestSide::EndInsideRequest() {
-  if (!in_request_) return;
+  if (!in_request_ || s_.not_resp_) return;
   proven_in_step_ = false;
   if (s_.joining_) {
     in_request_ = false;
@@ -180,7 +189,18 @@ void Session::ReplySide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
 }
 
 void Session::ReplySide::OnProtocolError(RespError error, int64_t, uint64_t) {
-  if (error != RespError::kGap) ++s_.counters_->reply_errors;
+  if (s_.not_resp_) return;
+  if (!s_.server_answered_ && !s_.joined_ && error == RespError::kBadType) {
+    // The server's first bytes start no RESP value (TLS, another protocol on the port):
+    // what the client sent was no Redis command either.
+    s_.StopDecoding();
+    return;
+  }
+  if (error == RespError::kTooDeep) {
+    ++s_.counters_->too_deep;
+  } else if (error != RespError::kGap) {
+    ++s_.counters_->reply_errors;
+  }
   s_.OnRepliesLost(error == RespError::kGap ? NoReply::kGap : NoReply::kDesync);
 }
 
@@ -198,6 +218,15 @@ Session::Session(const SessionOptions& options, const Endpoint& client, const En
       transaction_(options.max_pending, &counters->transaction_overflows) {}
 
 Session::~Session() = default;
+
+void Session::StopDecoding() {
+  ++counters_->not_resp;
+  not_resp_ = true;
+  // Its requests are no commands: dropped, counted with the connection.
+  counters_->commands -= waiting_;
+  head_ = waiting_ = 0;
+  held_replies_ = held_expected_ = 0;
+}
 
 void Session::JoinMidStream() {
   ++counters_->joined;
@@ -487,6 +516,7 @@ void Session::OnRequest(ReplyControl control) {
       ++waiting_;
       return;
     }
+    if (expected != 0) ++counters_->pending_overflows;  // waiting for a proof, past the bound
     // Emptying the queue from the front leaves the request in the slot after it.
     DropHeld(NoReply::kDesync);
     Emit(p, nullptr, p.cut_by_gap ? NoReply::kGap : NoReply::kDesync);
@@ -526,6 +556,8 @@ void Session::Follow(ReplyControl control) {
 }
 
 void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
+  if (not_resp_) return;
+  server_answered_ = true;
   if (reply_side_.monitor_line()) {
     if (!monitoring_) {  // joined mid-stream, it was monitoring
       monitoring_ = true;

@@ -16,14 +16,19 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"frames cut inside headers", s.capture.truncated_headers},
       {"IP fragments skipped", s.capture.ip_fragments},
       {"segments cut by the snaplen", s.capture.snaplen_cut},
+      {"connections not speaking RESP", c.session.not_resp},
       {"invalid requests", c.session.request_errors},
       {"invalid replies", c.session.reply_errors},
+      {"replies nested past --max-depth", c.session.too_deep},
       {"replies without a command", c.session.orphan_replies},
       {"connections out of step", c.session.desyncs},
-      {"pending-command limit hit", c.session.pending_overflows},
-      {"transactions too long to link", c.session.transaction_overflows},
+      {"commands pending past --max-pending", c.session.pending_overflows},
+      {"transactions past --max-pending, not linked", c.session.transaction_overflows},
       {"streams that ended inside a message", c.cut_messages},
-      {"reassembly buffer overflows", c.reassembly.buffer_overflows},
+      {"holes given up at 1024 segments held out of order", c.reassembly.buffer_overflows},
+      {"connections past --max-flow-bytes", c.flow_bytes_hits},
+      {"connections emptied at --max-buffered-bytes", c.total_bytes_hits},
+      {"connections evicted at --max-flows", c.evictions},
   };
 }
 
@@ -68,6 +73,11 @@ std::string FormatSummary(const Summary& s) {
     absl::StrAppend(&out, "  mid-stream: ", n.joined, " connections joined, ", n.realigned,
                     " times proven in step, ", n.join_skipped,
                     " requests skipped before a known command\n");
+  }
+  if (n.values_cut + n.aggregates_cut != 0) {
+    // Not anomalies: the records keep what the flags say, and mark what they left out.
+    absl::StrAppend(&out, "  cut in records: ", n.values_cut, " values past --max-value-bytes, ",
+                    n.aggregates_cut, " aggregates past --max-elements\n");
   }
   const ReassemblyCounters& r = c.reassembly;
   if (r.out_of_order + r.retransmitted + r.overlapping + c.second_interface_copies != 0) {

@@ -588,6 +588,20 @@ TEST(CaptureReaderTest, CookedV2InterfaceWinsOverThePcapngOne) {
   EXPECT_EQ(Ifindexes(r), (std::vector<uint32_t>{9, 1}));
 }
 
+// pcapng's 64-bit timestamps reach the year 2554, int64 nanoseconds only 2262: a time past
+// them is clamped (found by capture_reader_fuzz; multiplying it out overflowed).
+TEST(CaptureReaderTest, PcapngTimesPastInt64NanosecondsAreClamped) {
+  PcapngBuilder b;
+  b.Interface(DLT_EN10MB);
+  b.Packet(0, -1, EthernetFrame(test::kEtherIpv4, Numbered(1)));  // all 64 bits set
+  b.Packet(0, 1000, EthernetFrame(test::kEtherIpv4, Numbered(2)));
+  const ReadResult r = ReadBytes("far-future.pcapng", b.bytes());
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.segments.size(), 2u);
+  EXPECT_EQ(r.segments[0].ts_ns, int64_t{1} << 62);
+  EXPECT_EQ(r.segments[1].ts_ns, 1000);
+}
+
 TEST(CaptureReaderTest, PcapFramesHaveNoInterface) {
   const std::string path = TempPath("plain.pcap");
   {

@@ -1,1 +1,2 @@
 resptrace_test(collector_test resptrace_collector)
+resptrace_test(collector_flood_test resptrace_collector)

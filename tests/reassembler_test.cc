@@ -472,6 +472,38 @@ TEST(ReassemblerLimitsTest, RandomOutOfOrderTrafficNeverExceedsTheLimits) {
   EXPECT_EQ(c.bytes_delivered + c.gap_bytes, r.next_offset());
 }
 
+// An owner bounding what is held gives up holes one at a time, the oldest first; what is held
+// counts the bytes and their runs' bookkeeping, and nothing once no run is left.
+TEST_F(ReassemblerTest, ShedOldestHoleGivesUpOneHoleAndTheMemoryHeld) {
+  Open();
+  EXPECT_EQ(r.held_bytes(), 0u);
+  At(10, "aaaa");
+  At(20, "bbbb");
+  EXPECT_EQ(r.buffered_bytes(), 8u);
+  EXPECT_GT(r.held_bytes(), 8u);
+  r.ShedOldestHole(5, out);
+  EXPECT_THAT(out.events, ElementsAre("G0:10", "D10:aaaa"));
+  EXPECT_EQ(r.buffered_bytes(), 4u);
+  r.ShedOldestHole(6, out);
+  EXPECT_THAT(out.events, ElementsAre("G0:10", "D10:aaaa", "G14:6", "D20:bbbb"));
+  EXPECT_EQ(r.held_bytes(), 0u);
+  r.ShedOldestHole(7, out);  // nothing held: nothing happens
+  EXPECT_EQ(out.events.size(), 4u);
+  EXPECT_EQ(c.buffer_overflows, 0u);  // the owner counts these
+  // Filling a hole empties it too.
+  At(30, "c");
+  EXPECT_GT(r.held_bytes(), 0u);
+  At(24, "dddddd");
+  EXPECT_EQ(r.held_bytes(), 0u);
+  // So do real bytes replacing missing ones.
+  r.Push(Cut(kIsn + 40, "", 5), out);
+  EXPECT_GT(r.held_bytes(), 0u);
+  At(31, "eeeeeeeee");
+  At(40, "fffff");
+  EXPECT_EQ(r.held_bytes(), 0u);
+  EXPECT_EQ(r.next_offset(), 45u);
+}
+
 TEST_F(ReassemblerTest, FlushTurnsEveryHoleIntoAGapInOrder) {
   Open();
   At(0, "ab");

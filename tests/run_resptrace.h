@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -26,6 +27,7 @@ struct RunResult {
   std::string out;      // everything it wrote to stdout
   std::string err;      // everything it wrote to stderr
   std::string spawn_error;  // why it could not be started; empty when it ran
+  long max_rss_kb = 0;      // its peak resident memory
 };
 
 // Runs `program` with `args` (argv[1..]) and the environment of this process plus `env`
@@ -86,8 +88,10 @@ inline RunResult RunProgram(const std::string& program, const std::vector<std::s
     }
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
+  r.max_rss_kb = usage.ru_maxrss;
   if (WIFEXITED(status)) {
     r.exit_code = WEXITSTATUS(status);
     if (r.exit_code == 127 && r.out.empty() && r.err.empty()) r.spawn_error = "exec failed: " + program;

@@ -1402,7 +1402,55 @@ TEST(SessionLimitsTest, TooManyPendingCommandsDesyncInsteadOfGrowing) {
   EXPECT_EQ(session.pending(), 0u);
   ASSERT_EQ(sink.seen.size(), 5u);
   for (const Seen& s : sink.seen) EXPECT_EQ(s.reply, "none:desync");
-  EXPECT_EQ(counters.pending_overflows, 1u);
+  // In step at the third PING; out of step, waiting for a proof, at the fifth.
+  EXPECT_EQ(counters.pending_overflows, 2u);
+}
+
+// Counted from the declared lengths as values start: the same whether values are kept or not.
+TEST(SessionLimitsTest, ValuesAndAggregatesLongerThanTheRecordsKeepAreCounted) {
+  for (const bool keep : {true, false}) {
+    SCOPED_TRACE(keep);
+    SessionOptions options;
+    options.message.max_value_bytes = 4;
+    options.message.max_elements = 2;
+    options.message.keep_values = keep;
+    RecordingSink sink;
+    SessionCounters counters;
+    Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+    RespParser requests(RespRole::kRequest, RespLimits{}, session.request_handler());
+    RespParser replies(RespRole::kReply, RespLimits{}, session.reply_handler());
+    // Values of 4 bytes and aggregates of 2 elements fit; a command's name is a value too.
+    requests.Feed("*2\r\n$4\r\nECHO\r\n$4\r\nabcd\r\n*3\r\n$5\r\nLPUSH\r\n$1\r\nk\r\n$5\r\nabcde\r\n", 1);
+    replies.Feed("$4\r\nabcd\r\n", 2);
+    EXPECT_EQ(counters.values_cut, 2u);      // LPUSH, abcde
+    EXPECT_EQ(counters.aggregates_cut, 1u);  // LPUSH's three elements
+    requests.Feed("*1\r\n$4\r\nKEYS\r\n", 3);
+    // A map of two pairs is four elements; an attribute is not kept at all.
+    replies.Feed(":1\r\n%2\r\n+a\r\n:1\r\n+b\r\n+abcdefgh\r\n|3\r\n+a\r\n:1\r\n+b\r\n:2\r\n+c\r\n:3\r\n*2\r\n:1\r\n:2\r\n", 4);
+    EXPECT_EQ(counters.values_cut, 3u);
+    EXPECT_EQ(counters.aggregates_cut, 2u);
+    EXPECT_EQ(counters.replies, 3u);
+  }
+}
+
+TEST(SessionLimitsTest, RepliesNestedPastMaxDepthAreCountedApartFromInvalidOnes) {
+  SessionOptions options;
+  RecordingSink sink;
+  SessionCounters counters;
+  Session session(options, Endpoint{}, Endpoint{}, &sink, &counters);
+  RespLimits limits;
+  limits.max_depth = 2;
+  RespParser requests(RespRole::kRequest, limits, session.request_handler());
+  RespParser replies(RespRole::kReply, limits, session.reply_handler());
+  requests.Feed("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nEVAL\r\n$1\r\nx\r\n", 1);
+  replies.Feed("*1\r\n*1\r\n:1\r\n", 2);  // two levels: decoded
+  replies.Feed("*1\r\n*1\r\n*1\r\n:1\r\n", 3);  // three: not
+  ASSERT_EQ(sink.seen.size(), 2u);
+  EXPECT_EQ(sink.seen[0].reply, "array:");
+  EXPECT_EQ(sink.seen[1].reply, "none:desync");
+  EXPECT_EQ(counters.too_deep, 1u);
+  EXPECT_EQ(counters.reply_errors, 0u);
+  EXPECT_EQ(counters.desyncs, 1u);
 }
 
 }  // namespace

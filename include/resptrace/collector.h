@@ -21,10 +21,17 @@ namespace resptrace {
 
 struct CollectorOptions {
   std::vector<uint16_t> server_ports = {6379};
-  ReassemblerLimits reassembly;
   RespLimits resp;
   SessionOptions session;
   int64_t idle_timeout_ns = 300'000'000'000;  // a connection silent this long is closed
+  // Connections tracked at once; a new one ends the least recently active (--max-flows).
+  uint64_t max_flows = 100'000;
+  // Bytes one connection holds: out of order, both ways, and lines split across segments
+  // (--max-flow-bytes). Past it, its oldest holes are given up as gaps, then its lines.
+  uint64_t max_flow_bytes = 4 << 20;
+  // The same, over every connection (--max-buffered-bytes). Past it, the least recently
+  // active connections holding bytes give them up as gaps.
+  uint64_t max_buffered_bytes = 256 << 20;
 };
 
 struct CollectorCounters {
@@ -37,6 +44,10 @@ struct CollectorCounters {
   uint64_t closed_rst = 0;
   uint64_t idle_timeouts = 0;
   uint64_t cut_messages = 0;      // directions that ended inside a message or a resync
+  uint64_t evictions = 0;         // connections ended for a new one past max_flows
+  uint64_t flow_bytes_hits = 0;   // times a connection went past max_flow_bytes
+  uint64_t total_bytes_hits = 0;  // connections that gave up what they held past
+                                  // max_buffered_bytes
   ReassemblyCounters reassembly;  // summed over every direction of every connection
   SessionCounters session;        // summed over every connection
 };
@@ -57,10 +68,17 @@ class Collector {
 
   const CollectorCounters& counters() const { return counters_; }
   size_t active_connections() const { return connections_.size(); }
+  // Bytes the connections hold (see CollectorOptions::max_flow_bytes), all together.
+  uint64_t held_bytes() const { return held_bytes_; }
 
  private:
   struct Connection;
   struct Held;
+  // The ends of a list threaded through the connections (collector.cc).
+  struct ListEnds {
+    Connection* front = nullptr;
+    Connection* back = nullptr;
+  };
   // The flow table's key: the 4-tuple with the lower endpoint first, so that both
   // directions of a connection find the same entry with one lookup. Packed into machine
   // words, looked up once per segment: comparing it is five word compares. Hashing folds
@@ -89,32 +107,44 @@ class Collector {
   static CanonicalKey Canonical(const FlowKey& k);
   bool IsServerPort(uint16_t port) const;
   Connection* Lookup(const Segment& seg, const CanonicalKey& key, bool* from_client);
+  // The connection is now the most recently active.
+  void Touch(Connection& c);
+  // What `c` holds changed, or `c` holds bytes; past a limit, bytes are given up.
+  void Hold(Connection& c);
+  // Takes `c`'s bytes held now into the totals and the list of connections holding any.
+  void Account(Connection& c);
+  // Gives up the oldest segment `c` holds back, or with none, the oldest hole of the
+  // direction of `c` holding more, or with none held out of order, the lines it holds.
+  void GiveUpOldest(Connection& c);
   // A segment that acknowledges bytes of the other direction that the capture has not had
   // waits for them: a capture can have them next (captured out of order), and they are
-  // applied first (bytes, not a gap; a request before its reply). It is held, for kMaxHeld
-  // segments of the connection or kMaxHoldNs at most (then they were lost); one that waits
-  // for nothing is applied at once, and so are the held ones it satisfies.
+  // applied first (bytes, not a gap; a request before its reply). It is held back, for
+  // kMaxHeld segments of the connection or kMaxHoldNs at most (then they were lost); one
+  // that waits for nothing is applied at once, and so are the held ones it satisfies.
   static bool Waits(const Connection& c, const Segment& seg, bool from_client);
-  void Hold(Connection& c, const Segment& seg, bool from_client);
+  void HoldBack(Connection& c, const Segment& seg, bool from_client);
   void ApplyHeld(Connection& c, const Held& h);
-  // Applies the held segments that no longer wait, and with `all` the others too, each once
-  // what it acknowledges is in or, when every one left waits, the oldest first.
+  // Applies the segments held back that no longer wait, and with `all` the others too, each
+  // once what it acknowledges is in or, when every one left waits, the oldest first.
   void ReleaseHeld(Connection& c, bool all);
-  // Applies the oldest held segment, what it waits for lost, then those no longer waiting.
+  // Applies the oldest segment held back, what it waits for lost, then those no longer
+  // waiting.
   void ReleaseOldest(Connection& c);
   // Feeds `seg` to the connection's reassemblers, parsers and session.
   void Apply(Connection& c, const Segment& seg, bool from_client);
-  // Ends and forgets the connection if a reset or both FINs were applied, remembering that
-  // it closed.
-  void EndIfClosed(const CanonicalKey& key, Connection& c, int64_t now_ns);
+  // Closes `c` if a reset or both FINs were applied; true when it did.
+  bool CloseIfEnded(Connection& c);
   // Forgets the connections that closed before `limit_ns`, and the oldest past kMaxClosed.
   void ForgetClosedBefore(int64_t limit_ns);
   void End(Connection& c, NoReply why);
+  // Ends `c` and forgets it; when both ends closed it (or one reset it), remembers that.
+  void Close(Connection& c, NoReply why);
   void ExpireIdle(int64_t now_ns);
   // Ends, in creation order, every connection for which pred(connection, arg) holds.
   void EndWhere(bool (*pred)(const Connection&, int64_t), int64_t arg, NoReply why);
 
   CollectorOptions options_;
+  RespLimits resp_limits_;  // options_.resp, holding no more of a line than is printed
   RecordSink* sink_;
   CollectorCounters counters_;
   std::vector<bool> server_port_;  // indexed by port
@@ -123,6 +153,9 @@ class Collector {
   // closed_order_: a segment of one that comes late starts no connection.
   absl::flat_hash_map<CanonicalKey, int64_t> closed_;
   std::deque<std::pair<int64_t, CanonicalKey>> closed_order_;
+  ListEnds by_activity_;  // every connection, the least recently active first
+  ListEnds holding_;      // the connections holding bytes, in the same order
+  uint64_t held_bytes_ = 0;
   int64_t last_expiry_check_ns_ = 0;
 };
 

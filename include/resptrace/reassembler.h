@@ -31,6 +31,7 @@ struct ReassemblyCounters {
   uint64_t gaps = 0;              // holes declared missing for good
   uint64_t gap_bytes = 0;
   uint64_t buffer_overflows = 0;  // holes forced closed by the limits above
+                                  // (ShedOldestHole's are its caller's to count)
 };
 
 class Reassembler {
@@ -54,10 +55,15 @@ class Reassembler {
   // True when the peer's `ack` acknowledges bytes not yet delivered: OnPeerAck would
   // declare them missing. The capture lost them, or has them still to come (reordered).
   bool Lacks(uint32_t ack) const;
+  // Gives up waiting for the oldest hole, for an owner that bounds what is held: it
+  // becomes a gap, and the bytes held behind it are delivered up to the next hole.
+  void ShedOldestHole(int64_t ts_ns, StreamConsumer& out);
 
   bool started() const { return started_; }
   // Bytes held out of order right now.
   uint64_t buffered_bytes() const { return buffered_bytes_; }
+  // Memory held for them: the bytes, and each run's bookkeeping (0 when none is held).
+  uint64_t held_bytes() const { return buffered_bytes_ + pending_.capacity() * kRunBytes; }
   // Relative stream offset of the next byte expected.
   uint64_t next_offset() const { return next_; }
   // The sequence number of stream offset 0: what it is, or what it will be once `seg`, the
@@ -80,6 +86,8 @@ class Reassembler {
   };
   // Offset of the FIN while none has been seen.
   static constexpr uint64_t kNoFin = UINT64_MAX;
+  // A run's slot, and the allocator's header on its bytes.
+  static constexpr uint64_t kRunBytes = sizeof(Pending) + 16;
 
   // Stream offset of a sequence number, taken within 2^31 of the next expected byte;
   // negative for bytes before the stream start.
@@ -112,6 +120,7 @@ class Reassembler {
   uint64_t fin_offset_ = kNoFin;  // the FIN's offset: an ack past data acknowledges it too
   uint64_t buffered_bytes_ = 0;
   // Sorted by offset, non-overlapping, all past next_ (the first run starts after a hole).
+  // Its memory is given back whenever it empties.
   std::vector<Pending> pending_;
 };
 

@@ -20,11 +20,13 @@ enum class NoReply : uint8_t {
   kClosed,        // the connection closed (FIN) first
   kReset,         // the connection was reset (RST)
   kIdleTimeout,   // the connection went idle past --idle-timeout
+  kEvicted,       // the connection was the least recently active when --max-flows was reached
   kGap,           // replies were lost in a capture gap: which one was its reply is unknown
   kDesync,        // sent while the connection was out of step after a gap
   kReplyOff,      // the server answers it nothing: CLIENT REPLY OFF or SKIP was in force
 };
-// "eof", "closed", "reset", "timeout", "gap", "desync", "reply_off"; "" for kAnswered.
+// "eof", "closed", "reset", "timeout", "evicted", "gap", "desync", "reply_off"; "" for
+// kAnswered.
 std::string_view NoReplyName(NoReply r);
 
 // What became of the transaction (MULTI ... EXEC) a command was queued in.

@@ -22,12 +22,15 @@ namespace resptrace {
 enum class RespRole : uint8_t { kRequest, kReply };
 
 struct RespLimits {
-  uint32_t max_depth = 128;                   // nested aggregates
+  uint32_t max_depth = 128;                   // nested aggregates (--max-depth)
   int64_t max_aggregate_len = 1 << 24;        // elements declared by one aggregate header
   int64_t max_request_multibulk_len = 1 << 20;  // Redis: "invalid multibulk length" above
   int64_t max_bulk_len = 512ll << 20;         // Redis's proto-max-bulk-len default
   uint32_t max_inline_len = 64 << 10;         // Redis's PROTO_INLINE_MAX_SIZE
   uint32_t max_line_len = 1 << 20;            // simple string/error/number lines
+  // Bytes held of a simple string or an error split across pieces; the rest of its bytes
+  // are counted, not held. The value is reported with the bytes held and its full length.
+  uint32_t max_kept_line = UINT32_MAX;
 };
 
 // A scalar value, or one piece of a bulk value that spans several pieces of input.
@@ -35,7 +38,9 @@ struct ScalarPiece {
   RespType type;
   std::string_view data;  // this piece's bytes; for verbatim, including the "txt:" prefix
   uint64_t missing = 0;   // bytes of the value lost to a gap at this point (not in data)
-  int64_t declared_len = 0;  // the full value's length (bulk types) or data.size()
+  // The full value's length: a bulk type's declared one; a line's data.size(), or more
+  // for a line split across pieces that was held in part (RespLimits::max_kept_line).
+  int64_t declared_len = 0;
   bool first = true;      // first piece of this value
   bool last = true;       // last piece of this value
 };
@@ -103,6 +108,10 @@ class RespParserBase {
   // Bytes of the message in progress so far.
   uint64_t message_bytes() const { return msg_bytes_; }
 
+  // Bytes held of a line split across pieces: all the parser holds of the stream (a bulk
+  // string is handed over as it comes; resynchronising, at most a '*' is kept).
+  uint64_t held_bytes() const { return state_ == State::kLine ? line_.size() : 0; }
+
   // Stream bytes received so far (fed and missing).
   uint64_t consumed() const { return consumed_; }
   // Stream offset of the first byte of the piece being parsed. During a callback, the
@@ -117,6 +126,13 @@ class RespParserBase {
 
   friend class RespParserTestPeer;  // checks that internal buffers stay bounded
 
+  // Most lines are short: line_ is reserved this much once, and kept.
+  static constexpr size_t kShortLine = 256;
+  void ClearLine();
+  // A buffer done with (its content dropped) that grew past a short line's size goes back
+  // to that size: a connection holds no more than short lines need once a long one is done.
+  static void ReleaseLongBuffer(std::string& buffer);
+
   // Implementation state; see resp_parser_impl.h.
   struct Frame {
     int64_t remaining;  // elements still expected in this aggregate
@@ -127,8 +143,14 @@ class RespParserBase {
   RespRole role_;
   RespLimits limits_;
   State state_;
-  std::vector<Frame> stack_;  // reserved to max_depth once, never grown past it
-  std::string line_;          // a line split across pieces; bounded by the line limit + 1
+  // Reserved for a few levels at first (every connection has two parsers); a deeper value
+  // grows it, once per connection, never past max_depth.
+  std::vector<Frame> stack_;
+  // A line split across pieces: held whole, bounded by the line limit + 1, but a simple
+  // string or an error only in part (HoldLine). Cleared, its buffer given back when long.
+  std::string line_;
+  uint64_t line_cut_ = 0;     // bytes of the line counted, not held
+  char line_last_ = 0;        // the line's last byte so far, held or not
   std::string inline_args_;   // unescaped inline arguments; bounded by max_inline_len
   RespType bulk_type_ = RespType::kBulkString;
   int64_t bulk_len_ = 0;      // declared length of the bulk value in progress
@@ -172,6 +194,11 @@ class BasicRespParser : public RespParserBase {
   // first byte does.
   void OnGap(uint64_t bytes, int64_t ts_ns);
 
+  // Gives up the line held (held_bytes()), for an owner that bounds what is held: its
+  // bytes are lost as in a gap (a kGap protocol error), and the parser looks for the next
+  // boundary.
+  void DropHeldLine(int64_t ts_ns);
+
  private:
   const char* ParseLine(const char* p, const char* end);
   const char* ParseShortHeader(const char* p, const char* end);
@@ -179,6 +206,8 @@ class BasicRespParser : public RespParserBase {
   const char* ParseWholeReply(const char* p, const char* end);
   const char* ParseBulk(const char* p, const char* end);
   const char* Resync(const char* p, const char* end);
+  void HoldLine(const char* p, size_t n);
+  void EndHeldInPart(size_t limit);
   void OnLine(std::string_view line);
   void OnReplyLine(std::string_view line);
   void OnRequestLine(std::string_view line);

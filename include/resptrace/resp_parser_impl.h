@@ -119,6 +119,13 @@ void BasicRespParser<Handler>::OnGap(uint64_t bytes, int64_t ts_ns) {
 }
 
 template <typename Handler>
+void BasicRespParser<Handler>::DropHeldLine(int64_t ts_ns) {
+  if (state_ != State::kLine || line_.empty()) return;
+  now_ts_ = ts_ns;
+  Fail(RespError::kGap, false);
+}
+
+template <typename Handler>
 const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) {
   if (line_.empty()) {
     // Line ends between replies carry nothing (no server sends them, hand-made captures
@@ -148,15 +155,18 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
   // Bytes this line may still take before its '\n': the limit plus the line's '\r'. Failing
   // at the first byte past it, wherever the pieces were cut, keeps line_ bounded and makes
   // the outcome independent of how the stream was split.
-  const size_t room = limit + 1 - line_.size();
+  const size_t room = limit + 1 - (line_.size() + line_cut_);
   const size_t avail = static_cast<size_t>(end - p);
   const char* nl = static_cast<const char*>(std::memchr(p, '\n', avail < room + 1 ? avail : room + 1));
   if (nl == nullptr) {
     if (avail > room) {
+      // The line's bytes read so far, up to the first past the limit, count as the
+      // abandoned message's: the same whichever piece holds them.
+      msg_bytes_ += room + 1;
       Fail(RespError::kLineTooLong, false);
       return p + room + 1;
     }
-    line_.append(p, avail);
+    HoldLine(p, avail);
     msg_bytes_ += avail;
     return end;
   }
@@ -164,7 +174,11 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
   msg_bytes_ += n + 1;
   std::string_view line(p, n);
   if (!line_.empty()) {
-    line_.append(p, n);
+    HoldLine(p, n);
+    if (line_cut_ != 0) {
+      EndHeldInPart(limit);
+      return nl + 1;
+    }
     line = line_;
   }
   if (line.size() > limit + (!line.empty() && line.back() == '\r' ? 1 : 0)) {
@@ -172,8 +186,40 @@ const char* BasicRespParser<Handler>::ParseLine(const char* p, const char* end) 
     return nl + 1;
   }
   OnLine(line);
-  line_.clear();
+  ClearLine();
   return nl + 1;
+}
+
+// A line split across pieces is held until its end, but of a simple string or an error
+// only the first max_kept_line bytes: the records print no more of it. The rest is
+// counted, and its last byte kept for the CRLF check.
+template <typename Handler>
+void BasicRespParser<Handler>::HoldLine(const char* p, size_t n) {
+  if (n == 0) return;
+  size_t keep = n;
+  const char type = line_.empty() ? *p : line_[0];
+  if (role_ == RespRole::kReply && (type == '+' || type == '-')) {
+    const size_t cap = size_t{1} + limits_.max_kept_line;  // the type byte, then the value's
+    keep = line_.size() < cap ? std::min(n, cap - line_.size()) : 0;
+  }
+  line_.append(p, keep);
+  line_cut_ += n - keep;
+  line_last_ = p[n - 1];
+}
+
+// The end of a simple string or an error held in part: checked as OnReplyLine checks a
+// whole one, and reported with the bytes held and its full length.
+template <typename Handler>
+void BasicRespParser<Handler>::EndHeldInPart(size_t limit) {
+  const uint64_t len = line_.size() + line_cut_;  // without the '\n'
+  if (len > limit + (line_last_ == '\r' ? 1 : 0)) return Fail(RespError::kLineTooLong, true);
+  if (line_last_ != '\r') return Fail(RespError::kMissingCrlf, true);
+  BeginMessage();
+  const RespType type = line_[0] == '+' ? RespType::kSimpleString : RespType::kError;
+  const std::string_view held = std::string_view(line_).substr(1);
+  handler_->OnScalar(ScalarPiece{type, held, 0, static_cast<int64_t>(len - 2), true, true});
+  CompleteValue(false);
+  ClearLine();
 }
 
 // Most lines are headers such as "$3\r\n" or "*16\r\n" lying whole in the piece: take them
@@ -387,6 +433,7 @@ void BasicRespParser<Handler>::OnInlineLine(std::string_view line) {
   for (;;) {
     const resp_internal::InlineToken t = resp_internal::NextInlineArg(rest, inline_args_, &arg);
     if (t == resp_internal::InlineToken::kUnbalanced) {
+      ReleaseLongBuffer(inline_args_);
       return Fail(RespError::kUnbalancedQuotes, true);
     }
     if (t == resp_internal::InlineToken::kEnd) break;
@@ -405,6 +452,7 @@ void BasicRespParser<Handler>::OnInlineLine(std::string_view line) {
     const auto len = static_cast<int64_t>(arg.size());
     handler_->OnScalar(ScalarPiece{RespType::kBulkString, arg, 0, len, true, true});
   }
+  ReleaseLongBuffer(inline_args_);
   CompleteValue(false);
 }
 
@@ -501,7 +549,7 @@ void BasicRespParser<Handler>::Fail(RespError error, bool next_is_line_start) {
   handler_->OnProtocolError(error, now_ts_, msg_bytes_);
   state_ = State::kResync;
   stack_.clear();
-  line_.clear();
+  ClearLine();
   msg_bytes_ = 0;
   begun_ = false;
   skipped_ = 0;

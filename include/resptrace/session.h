@@ -50,14 +50,20 @@ struct SessionCounters {
                                   // joined mid-stream, out of step after a gap)
   uint64_t request_errors = 0;    // requests that are not valid RESP
   uint64_t reply_errors = 0;      // replies that are not valid RESP
+  uint64_t too_deep = 0;          // replies nested past --max-depth (valid RESP, not decoded)
   uint64_t desyncs = 0;           // times a connection lost step with its replies
+  uint64_t not_resp = 0;          // connections whose server's first bytes are not RESP (TLS,
+                                  // another protocol): nothing of them is decoded
   uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
   uint64_t join_skipped = 0;      // requests before a safe boundary (a joined connection's
                                   // first, or the first after requests were lost):
                                   // malformed, or of no command the table knows
   uint64_t realigned = 0;         // times a joined or desynced connection was proven in step
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
-  uint64_t pending_overflows = 0; // commands reported early past max_pending
+  uint64_t values_cut = 0;        // values longer than --max-value-bytes (kept in part)
+  uint64_t aggregates_cut = 0;    // aggregates longer than --max-elements (kept in part)
+  uint64_t pending_overflows = 0; // times max_pending commands were waiting and one more came:
+                                  // those waiting were reported unmatched
   uint64_t transaction_overflows = 0;  // transactions written unlinked past max_pending
   ErrorCounts errors;             // error replies paired with a command
 };
@@ -131,6 +137,9 @@ class Session {
   void Close(NoReply why);
 
   size_t pending() const { return waiting_; }
+  // False once the server's first bytes showed the connection is not RESP: its streams
+  // need not be parsed.
+  bool decoding() const { return !not_resp_; }
   bool desynced() const { return desynced_; }
 
  private:
@@ -161,10 +170,32 @@ class Session {
     void StartSearching() { searching_ = true; }
 
    protected:
-    explicit Side(Session& s) : s_(s), builder_(s.options_.message) {}
+    explicit Side(Session& s)
+        : s_(s),
+          builder_(s.options_.message),
+          value_cut_past_(CutPast(s.options_.message.max_value_bytes)),
+          elements_cut_past_(CutPast(s.options_.message.max_elements)) {}
+    // Values and aggregates longer than the records keep are counted as they start, from
+    // their declared lengths: the same count whether or not values are kept.
+    void CountCut(RespType type, int64_t count) {
+      if (count > elements_cut_past_ && type != RespType::kAttribute) {
+        ++s_.counters_->aggregates_cut;
+      }
+    }
+    void CountCut(const ScalarPiece& piece) {
+      if (piece.first && piece.declared_len > value_cut_past_) ++s_.counters_->values_cut;
+    }
     Session& s_;
     MessageBuilder builder_;
     bool searching_ = false;  // joined mid-stream: the parser looks for the first boundary
+
+   private:
+    // A MessageLimits bound as a length past which something is cut; 0 keeps all.
+    static int64_t CutPast(uint64_t limit) {
+      return limit == 0 || limit > INT64_MAX ? INT64_MAX : static_cast<int64_t>(limit);
+    }
+    int64_t value_cut_past_;
+    int64_t elements_cut_past_;
   };
 
   // Builds requests from the request parser's events.
@@ -172,10 +203,12 @@ class Session {
    public:
     explicit RequestSide(Session& s) : Side(s) {}
     void OnAggregate(RespType type, int64_t count) override {
+      CountCut(type, count);
       builder_.Aggregate(type, count);
       control_.Arguments(count);
     }
     void OnScalar(const ScalarPiece& piece) override {
+      CountCut(piece);
       builder_.Scalar(piece);
       control_.Piece(piece);
       if (reading_name_) ReadName(piece);
@@ -212,10 +245,12 @@ class Session {
    public:
     explicit ReplySide(Session& s) : Side(s) {}
     void OnAggregate(RespType type, int64_t count) override {
+      CountCut(type, count);
       builder_.Aggregate(type, count);
       pubsub_.Aggregate(type, count);
     }
     void OnScalar(const ScalarPiece& piece) override {
+      CountCut(piece);
       builder_.Scalar(piece);
       pubsub_.Piece(piece);
       // An error is a scalar: when it is the reply, every piece from here on is its own.
@@ -266,6 +301,8 @@ class Session {
   // True when no command sent before the request at `request_offset` of the client's
   // stream can still be waiting for its reply, as far as the capture shows.
   bool InStepAt(uint64_t request_offset) const;
+  // The connection does not speak RESP: nothing of it is decoded or reported.
+  void StopDecoding();
   // A desynced connection is proven in step at the request being completed: the commands
   // waiting are paired with the last replies held, and pairing starts again.
   void ProveInStep();
@@ -347,6 +384,8 @@ class Session {
   // Status replies are looked at for MONITOR lines: while monitoring, or while a joined
   // connection is out of step (it may have been monitoring before the capture began).
   bool watch_monitor_lines_ = false;
+  bool server_answered_ = false;  // a whole reply (or push) came from the server
+  bool not_resp_ = false;         // the connection is not RESP (StopDecoding)
   bool joined_ = false;      // the capture joined the connection mid-stream
   // Requests start at a safe boundary, a request of a known command, not yet found: the
   // connection was joined mid-stream, or requests were lost in a gap.

@@ -1,0 +1,6 @@
+// libFuzzer target for FuzzReassembler (fuzz_harness.h).
+#include "fuzz_target.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  return resptrace::RunFuzzTarget(resptrace::FuzzReassembler, data, size);
+}

@@ -1,0 +1,1 @@
+resptrace_test(options_test resptrace_collector)

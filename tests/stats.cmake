@@ -1,0 +1,1 @@
+resptrace_test(stats_test resptrace_collector)
