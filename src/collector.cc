@@ -1,6 +1,8 @@
 #include "resptrace/collector.h"
 
 #include <algorithm>
+#include <deque>
+#include <string>
 #include <utility>
 
 namespace resptrace {
@@ -24,6 +26,15 @@ class ParserFeed final : public StreamConsumer {
 };
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
+// Segments held back for bytes captured out of order: at most this many per connection,
+// for at most this long. A capture reorders segments by microseconds.
+constexpr size_t kMaxHeld = 8;
+constexpr int64_t kMaxHoldNs = 1'000'000'000;
+// A closed connection's 4-tuple is not used again while the side that closed first waits
+// in TIME_WAIT (60 s on Linux): a segment of it that comes in that time is a late one.
+// At most kMaxClosed are remembered.
+constexpr int64_t kTimeWaitNs = 60'000'000'000;
+constexpr size_t kMaxClosed = 1 << 16;
 
 // A place in a list threaded through its elements: moving one to the back is a few pointer
 // writes, with no allocation and no search.
@@ -70,6 +81,13 @@ RespLimits ParserLimits(const CollectorOptions& o) {
 
 }  // namespace
 
+// A segment held back (see Collector::Waits).
+struct Collector::Held {
+  Segment seg;          // its payload is `payload`, set when applied
+  std::string payload;  // a copy: the capture's buffer is gone by then
+  bool from_client;
+};
+
 struct Collector::Connection {
   Connection(const CollectorOptions& o, const RespLimits& resp, const Endpoint& c,
              const Endpoint& s, RecordSink* sink, CollectorCounters* counters)
@@ -103,10 +121,11 @@ struct Collector::Connection {
     request_seq_base_known = true;
   }
 
-  // What both directions hold now: out of order, and of lines split across segments.
+  // What both directions hold now: out of order, of lines split across segments, and of
+  // segments held back.
   uint64_t HeldBytes() const {
     return to_server.held_bytes() + to_client.held_bytes() + request_parser.held_bytes() +
-           reply_parser.held_bytes();
+           reply_parser.held_bytes() + held_segment_bytes;
   }
 
   Endpoint client;
@@ -128,7 +147,12 @@ struct Collector::Connection {
   bool handshake_seen = false;
   bool client_fin = false;
   bool server_fin = false;
+  bool reset = false;
   bool request_seq_base_known = false;
+  // Segments held back, in the order they came: each acknowledges bytes of the other
+  // direction that the capture has not had yet.
+  std::deque<Held> held_segments;
+  uint64_t held_segment_bytes = 0;  // their payloads and bookkeeping
 };
 
 Collector::Collector(const CollectorOptions& options, RecordSink* sink)
@@ -163,8 +187,16 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
     *from_client = seg.flow.src == it->second->client;
     return it->second.get();
   }
-  // A bare ACK or a stray FIN/RST of a connection not (or no longer) tracked starts nothing.
-  if (seg.payload_len == 0 && !seg.has(tcp_flags::kSyn)) return nullptr;
+  if (seg.has(tcp_flags::kSyn)) {
+    closed_.erase(key);  // its 4-tuple, used again
+  } else if (closed_.contains(key)) {
+    // A retransmission or a copy that came after the connection closed: no connection
+    // joined mid-stream.
+    if (seg.payload_len != 0) ++counters_.reassembly.retransmitted;
+    return nullptr;
+  } else if (seg.payload_len == 0) {
+    return nullptr;  // a bare ACK or a stray FIN/RST starts nothing
+  }
 
   const bool src_port = IsServerPort(seg.flow.src.port);
   const bool dst_port = IsServerPort(seg.flow.dst.port);
@@ -220,6 +252,11 @@ void Collector::Account(Connection& c) {
 }
 
 void Collector::GiveUpOldest(Connection& c) {
+  if (!c.held_segments.empty()) {
+    ReleaseOldest(c);  // what it waits for, lost
+    Account(c);
+    return;
+  }
   Reassembler& more =
       c.to_server.held_bytes() >= c.to_client.held_bytes() ? c.to_server : c.to_client;
   if (more.held_bytes() != 0) {
@@ -248,6 +285,7 @@ void Collector::Hold(Connection& c) {
     ++counters_.total_bytes_hits;
     if (&oldest != &c) {
       while (oldest.held != 0) GiveUpOldest(oldest);
+      CloseIfEnded(oldest);  // segments it held back may have ended it
     } else {
       while (held_bytes_ > options_.max_buffered_bytes) GiveUpOldest(c);
     }
@@ -274,40 +312,111 @@ void Collector::OnSegment(const Segment& seg) {
   }
   c->last_ts_ns = seg.ts_ns;
   Touch(*c);
+  // Past kMaxHeld segments, or kMaxHoldNs, the oldest held segment goes, what it waits for
+  // lost.
+  while (!c->held_segments.empty() &&
+         (c->held_segments.size() >= kMaxHeld ||
+          seg.ts_ns - c->held_segments.front().seg.ts_ns >= kMaxHoldNs)) {
+    ReleaseOldest(*c);
+  }
+  if (Waits(*c, seg, from_client)) {
+    HoldBack(*c, seg, from_client);
+  } else {
+    Apply(*c, seg, from_client);
+    // It may carry bytes that held segments acknowledged.
+    if (!c->held_segments.empty()) ReleaseHeld(*c, false);
+  }
+  // Most segments leave nothing held, before or after: one test of two words.
+  if ((c->held | c->HeldBytes()) != 0) Hold(*c);
+  CloseIfEnded(*c);
+}
+
+bool Collector::CloseIfEnded(Connection& c) {
+  if (c.reset) {
+    ++counters_.closed_rst;
+    Close(c, NoReply::kReset);
+  } else if (c.client_fin && c.server_fin) {
+    ++counters_.closed_fin;
+    Close(c, NoReply::kClosed);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+bool Collector::Waits(const Connection& c, const Segment& seg, bool from_client) {
+  // A reset ends the connection, whatever came before it.
+  return seg.has(tcp_flags::kAck) && !seg.has(tcp_flags::kRst) &&
+         (from_client ? c.to_client : c.to_server).Lacks(seg.ack);
+}
+
+void Collector::HoldBack(Connection& c, const Segment& seg, bool from_client) {
+  Held& h = c.held_segments.emplace_back(Held{seg, std::string(seg.payload), from_client});
+  h.seg.payload = {};
+  c.held_segment_bytes += sizeof(Held) + h.payload.size();
+}
+
+void Collector::ApplyHeld(Connection& c, const Held& h) {
+  c.held_segment_bytes -= sizeof(Held) + h.payload.size();
+  Segment seg = h.seg;
+  seg.payload = h.payload;
+  Apply(c, seg, h.from_client);
+}
+
+void Collector::ReleaseHeld(Connection& c, bool all) {
+  // Acknowledgements order the segments: one goes once what it acknowledges is in, and with
+  // `all`, when every one left waits, the oldest goes, what it waits for lost.
+  while (!c.held_segments.empty()) {
+    bool applied = false;
+    for (auto it = c.held_segments.begin(); it != c.held_segments.end();) {
+      if (Waits(c, it->seg, it->from_client)) {
+        ++it;
+        continue;
+      }
+      ApplyHeld(c, *it);
+      it = c.held_segments.erase(it);
+      applied = true;
+    }
+    if (applied) continue;
+    if (!all) return;
+    ApplyHeld(c, c.held_segments.front());
+    c.held_segments.pop_front();
+  }
+}
+
+void Collector::ReleaseOldest(Connection& c) {
+  ApplyHeld(c, c.held_segments.front());
+  c.held_segments.pop_front();
+  ReleaseHeld(c, false);
+}
+
+void Collector::Apply(Connection& c, const Segment& seg, bool from_client) {
   const bool has_ack = seg.has(tcp_flags::kAck);
   if (from_client) {
     // The client acknowledging server bytes the capture never had turns them into a gap.
     if (has_ack) {
-      if (c->session.decoding()) c->to_client.OnPeerAck(seg.ack, seg.ts_ns, c->reply_feed);
-      c->session.SetRequestAck(seg.ack);
+      if (c.session.decoding()) c.to_client.OnPeerAck(seg.ack, seg.ts_ns, c.reply_feed);
+      c.session.SetRequestAck(seg.ack);
     }
     // The requests this segment completes are placed in the client's sequence space as
     // they are parsed.
-    if (!c->request_seq_base_known) c->session.SetRequestSeqBase(c->to_server.OffsetZeroSeq(seg));
-    if (c->session.decoding()) c->to_server.Push(seg, c->request_feed);
-    c->NoteRequestSeqBase();
-    if (seg.has(tcp_flags::kFin)) c->client_fin = true;
+    if (!c.request_seq_base_known) c.session.SetRequestSeqBase(c.to_server.OffsetZeroSeq(seg));
+    if (c.session.decoding()) c.to_server.Push(seg, c.request_feed);
+    c.NoteRequestSeqBase();
+    if (seg.has(tcp_flags::kFin)) c.client_fin = true;
   } else {
     if (has_ack) {
-      if (c->session.decoding()) c->to_server.OnPeerAck(seg.ack, seg.ts_ns, c->request_feed);
-      c->NoteRequestSeqBase();
+      if (c.session.decoding()) c.to_server.OnPeerAck(seg.ack, seg.ts_ns, c.request_feed);
+      c.NoteRequestSeqBase();
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
-      if (!c->handshake_seen) c->session.SetReplyAck(seg.ack);
-      if (seg.payload_len != 0) c->session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
+      if (!c.handshake_seen) c.session.SetReplyAck(seg.ack);
+      if (seg.payload_len != 0) c.session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
     }
-    if (c->session.decoding()) c->to_client.Push(seg, c->reply_feed);
-    if (seg.has(tcp_flags::kFin)) c->server_fin = true;
+    if (c.session.decoding()) c.to_client.Push(seg, c.reply_feed);
+    if (seg.has(tcp_flags::kFin)) c.server_fin = true;
   }
-  // Most segments leave nothing held, before or after: one test of two words.
-  if ((c->held | c->HeldBytes()) != 0) Hold(*c);
-  if (seg.has(tcp_flags::kRst)) {
-    ++counters_.closed_rst;
-    Close(*c, NoReply::kReset);
-  } else if (c->client_fin && c->server_fin) {
-    ++counters_.closed_fin;
-    Close(*c, NoReply::kClosed);
-  }
+  if (seg.has(tcp_flags::kRst)) c.reset = true;
 }
 
 void Collector::Tick(int64_t now_ns) {
@@ -317,6 +426,7 @@ void Collector::Tick(int64_t now_ns) {
 }
 
 void Collector::End(Connection& c, NoReply why) {
+  ReleaseHeld(c, true);
   c.to_server.Flush(c.last_ts_ns, c.request_feed);
   c.to_client.Flush(c.last_ts_ns, c.reply_feed);
   const auto settle = [&](auto& parser, const auto& feed) {
@@ -342,7 +452,24 @@ void Collector::Close(Connection& c, NoReply why) {
   held_bytes_ -= c.held;
   Unlink(holding_, &Connection::holding, c);
   Unlink(by_activity_, &Connection::by_activity, c);
-  connections_.erase(Canonical(FlowKey{c.client, c.server}));
+  const CanonicalKey key = Canonical(FlowKey{c.client, c.server});
+  const int64_t closed_ns = c.last_ts_ns;
+  connections_.erase(key);
+  if (why != NoReply::kClosed && why != NoReply::kReset) return;
+  // Both ends closed it, or one reset it: a segment of it that comes now is a late one.
+  closed_[key] = closed_ns;
+  closed_order_.emplace_back(closed_ns, key);
+  ForgetClosedBefore(closed_ns - kTimeWaitNs);
+}
+
+void Collector::ForgetClosedBefore(int64_t limit_ns) {
+  while (!closed_order_.empty() &&
+         (closed_order_.front().first < limit_ns || closed_order_.size() > kMaxClosed)) {
+    const auto& [ts, key] = closed_order_.front();
+    // Unless it closed again since.
+    if (auto it = closed_.find(key); it != closed_.end() && it->second == ts) closed_.erase(it);
+    closed_order_.pop_front();
+  }
 }
 
 void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_ns, NoReply why) {
@@ -357,6 +484,25 @@ void Collector::EndWhere(bool (*pred)(const Connection&, int64_t), int64_t now_n
 }
 
 void Collector::ExpireIdle(int64_t now_ns) {
+  // What segments held back since over kMaxHoldNs wait for is lost: the gap comes now, not
+  // with the connection's next segment.
+  std::vector<std::pair<uint64_t, CanonicalKey>> due;
+  for (const auto& [key, conn] : connections_) {
+    if (!conn->held_segments.empty() &&
+        now_ns - conn->held_segments.front().seg.ts_ns >= kMaxHoldNs) {
+      due.emplace_back(conn->id, key);
+    }
+  }
+  std::sort(due.begin(), due.end(), [](const auto& x, const auto& y) { return x.first < y.first; });
+  for (const auto& [id, key] : due) {
+    const auto it = connections_.find(key);
+    if (it == connections_.end()) continue;  // closed while another gave up what it held
+    Connection& c = *it->second;
+    ReleaseHeld(c, true);
+    Hold(c);
+    CloseIfEnded(c);
+  }
+  ForgetClosedBefore(now_ns - kTimeWaitNs);
   const int64_t timeout = options_.idle_timeout_ns;
   if (timeout <= 0) return;
   EndWhere([](const Connection& c, int64_t limit) { return c.last_ts_ns < limit; },

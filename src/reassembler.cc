@@ -203,6 +203,13 @@ void Reassembler::ShedOldestHole(int64_t ts_ns, StreamConsumer& out) {
   if (pending_.empty()) std::vector<Pending>().swap(pending_);
 }
 
+bool Reassembler::Lacks(uint32_t ack) const {
+  if (!started_) return false;
+  const uint32_t ahead = ack - next_seq();
+  // The FIN takes a sequence number but carries no byte.
+  return ahead != 0 && ahead < kMaxAckAhead && next_ < fin_offset_;
+}
+
 void Reassembler::OnPeerAck(uint32_t ack, int64_t ts_ns, StreamConsumer& out) {
   if (!started_) return;
   const uint32_t ahead = ack - next_seq();

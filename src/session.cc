@@ -47,9 +47,10 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
   proven_in_step_ = s_.desynced_ && s_.request_parser_ != nullptr &&
                     s_.InStepAt(s_.request_parser_->message_offset());
-  reading_name_ = s_.desynced_;
+  reading_name_ = s_.desynced_ || s_.joining_;
   inline_ = inline_command;
   name_ok_ = false;
+  name_done_ = false;
   name_len_ = 0;
   control_.Begin();
   builder_.Begin(&s_.StartRequest().request, ts_ns, inline_command);
@@ -86,8 +87,18 @@ void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
 
 void Session::RequestSide::OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) {
   if (error == RespError::kGap) {
-    in_request_ = false;
     s_.OnRequestLost();
+    // Bytes past the request's name were lost: it is still a command the client sent, if
+    // it started where a request may (after a gap, as at a join: one of a known command).
+    if (in_request_ && name_done_ && (!s_.joining_ || (!inline_ && StartsSafely(name())))) {
+      s_.joining_ = false;
+      s_.Waiting(s_.waiting_).cut_by_gap = true;
+      EndInsideRequest();
+    }
+    in_request_ = false;
+    // Whatever follows may be the rest of a value: requests start again where a joined
+    // stream's do.
+    s_.joining_ = true;
     return;
   }
   proven_in_step_ = false;
@@ -152,6 +163,8 @@ void Session::ReplySide::OnMessageBegin(int64_t ts_ns, bool) {
   line_state_ = kLineStart;
   has_ack_ = s_.has_reply_ack_;
   ack_ = s_.reply_ack_;
+  has_data_ack_ = s_.server_spoke_;
+  data_ack_ = s_.server_data_ack_;
 }
 
 void Session::ReplySide::ReadLineStart(std::string_view data) {
@@ -254,7 +267,7 @@ void Session::ProveInStep() {
       Pending& p = Waiting(0);
       Message* answer = nullptr;
       for (uint32_t i = 0; i < Expected(p); ++i) {
-        answer = subscriptions_.Answer(p.pubsub, held_seen_[HeldIndex(0)], HeldReply(0));
+        answer = subscriptions_.Answer(p.pubsub, held_info_[HeldIndex(0)].seen, HeldReply(0));
         PopHeld();
       }
       Emit(p, answer, NoReply::kAnswered);
@@ -291,11 +304,18 @@ bool Session::HeldRepliesFit() const {
     const Pending& p = queue_[(head_ + i) & (queue_.size() - 1)];
     const PubSub want = IsConfirmation(p.pubsub.kind) ? p.pubsub.kind : PubSub::kNone;
     for (uint32_t n = 0; n < Expected(p); ++n, ++r) {
-      const PubSub got = held_seen_[(held_head_ + r) & (held_.size() - 1)].kind;
-      if ((IsConfirmation(got) ? got : PubSub::kNone) != want) return false;
+      const HeldInfo& h = held_info_[(held_head_ + r) & (held_.size() - 1)];
+      if ((IsConfirmation(h.seen.kind) ? h.seen.kind : PubSub::kNone) != want) return false;
+      if (h.has_ack && SentBefore(h.ack, p)) return false;
     }
   }
   return true;
+}
+
+bool Session::SentBefore(uint32_t ack, const Pending& p) const {
+  if (request_parser_ == nullptr) return false;
+  const uint32_t request_end = request_seq_base_ + static_cast<uint32_t>(p.request.end_offset);
+  return static_cast<int32_t>(ack - request_end) < 0;
 }
 
 void Session::PopHeld() {
@@ -317,16 +337,17 @@ void Session::HoldReply(Message& reply, PubSubReply seen) {
   if (held_replies_ == held_.size()) {
     const size_t size = held_.empty() ? 4 : 2 * held_.size();
     std::vector<Message> grown(size);
-    std::vector<PubSubReply> grown_seen(size);
+    std::vector<HeldInfo> grown_info(size);
     for (size_t i = 0; i < held_replies_; ++i) {
       grown[i] = std::move(HeldReply(i));
-      grown_seen[i] = held_seen_[HeldIndex(i)];
+      grown_info[i] = held_info_[HeldIndex(i)];
     }
     held_ = std::move(grown);
-    held_seen_ = std::move(grown_seen);
+    held_info_ = std::move(grown_info);
     held_head_ = 0;
   }
-  held_seen_[HeldIndex(held_replies_)] = seen;
+  held_info_[HeldIndex(held_replies_)] =
+      HeldInfo{seen, reply_side_.has_data_ack(), reply_side_.data_ack()};
   std::swap(HeldReply(held_replies_++), reply);
 }
 
@@ -346,6 +367,7 @@ Session::Pending& Session::StartRequest() {
   }
   Pending& p = Waiting(waiting_);
   p.malformed = {};
+  p.cut_by_gap = false;
   p.tx = TxCommand::kNone;
   p.pubsub = {};
   p.control = ReplyControl::kNone;
@@ -444,12 +466,13 @@ void Session::LookUpCommand(const Message& request, Record& r) {
 
 void Session::EmitOldestUnanswered(NoReply why) {
   Pending& p = Waiting(0);
-  Emit(p, nullptr, p.silent ? NoReply::kReplyOff : why);
+  Emit(p, nullptr, p.silent ? NoReply::kReplyOff : p.cut_by_gap ? NoReply::kGap : why);
   PopFront();
 }
 
 void Session::OnRequest(ReplyControl control) {
   ++counters_->commands;
+  Waiting(waiting_).index = requests_++;
   // Inside MULTI the server queues CLIENT REPLY and MONITOR rather than run them (QUIT and
   // RESET run at once); at EXEC it refuses MONITOR, and CLIENT REPLY is not followed there.
   const TxCommand tx = Waiting(waiting_).tx;
@@ -496,15 +519,15 @@ void Session::OnRequest(ReplyControl control) {
     if (expected != 0) ++counters_->pending_overflows;  // waiting for a proof, past the bound
     // Emptying the queue from the front leaves the request in the slot after it.
     DropHeld(NoReply::kDesync);
-    Emit(Waiting(waiting_), nullptr, NoReply::kDesync);
+    Emit(p, nullptr, p.cut_by_gap ? NoReply::kGap : NoReply::kDesync);
     return;
   }
   p.control = control;
   // After lost requests, one of them may have changed the reply mode: expect a reply, so
   // that one that comes shows the connection out of step rather than pairing.
   p.silent = silent && in_step_pending_ == SIZE_MAX;
-  if (p.silent && waiting_ == 0) {
-    Emit(p, nullptr, NoReply::kReplyOff);
+  if ((p.silent || p.cut_by_gap) && waiting_ == 0) {
+    Emit(p, nullptr, p.silent ? NoReply::kReplyOff : NoReply::kGap);
     return;
   }
   ++waiting_;
@@ -557,10 +580,10 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     return;
   }
   if (in_step_pending_ == 0) {
-    // Every command sent before a request-side gap is answered; this reply may belong to
-    // a command lost in the gap.
-    ++counters_->orphan_replies;
-    Desync(NoReply::kGap);
+    // Every command sent before a request-side gap is answered: this reply answers one lost
+    // in the gap, or one sent after it.
+    AwaitProofAfterRequestGap();
+    HoldReply(reply, seen);
     return;
   }
   if (desynced_) {
@@ -574,12 +597,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   Pending& front = Waiting(0);
   // A reply sent before the server had the request answers an earlier command, one this
   // capture did not see (joined mid-stream).
-  if (has_ack && request_parser_ != nullptr) {
-    const uint32_t request_end = request_seq_base_ + static_cast<uint32_t>(front.request.end_offset);
-    if (static_cast<int32_t>(ack - request_end) < 0) {
-      ++counters_->orphan_replies;
-      return;
-    }
+  if (has_ack && SentBefore(ack, front)) {
+    ++counters_->orphan_replies;
+    return;
   }
   Message* answer = subscriptions_.Answer(front.pubsub, seen, reply);
   if (answer == nullptr) return;  // one of several confirmations: more are due
@@ -591,10 +611,12 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   Emit(front, answer, NoReply::kAnswered);
   PopFront();
   if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
-  // Silent commands waited only for the ones before them.
-  while (waiting_ != 0 && Waiting(0).silent) {
+  // Silent commands waited only for the ones before them, and so did one a gap cut. A
+  // silent one was sent before the gap, if any: it counts among those in step.
+  while (waiting_ != 0 && (Waiting(0).silent || Waiting(0).cut_by_gap)) {
+    const bool counted = Waiting(0).silent;
     EmitOldestUnanswered(NoReply::kReplyOff);
-    if (in_step_pending_ != SIZE_MAX) --in_step_pending_;
+    if (counted && in_step_pending_ != SIZE_MAX) --in_step_pending_;
   }
   if (subscriptions_.TakeLeftover()) OnReply(reply, has_ack, ack);
 }
@@ -606,6 +628,7 @@ uint64_t Session::RequestEndLowerBound() const {
 }
 
 void Session::OnRequestLost() {
+  after_gap_index_ = requests_;
   if (desynced_) {  // commands went missing: the count of replies proves nothing now
     DropHeld(NoReply::kGap);
     return;
@@ -614,6 +637,32 @@ void Session::OnRequestLost() {
 }
 
 void Session::OnRepliesLost(NoReply why) { Desync(why); }
+
+void Session::AwaitProofAfterRequestGap() {
+  ++counters_->desyncs;
+  desynced_ = true;
+  in_step_pending_ = SIZE_MAX;
+  WatchMonitorLines();
+  transaction_.Abandon();
+  WriteHeld();
+  // The commands waiting were sent after the gap: those sent after the last one have their
+  // replies after the lost requests', and a proof pairs them by counting, as it does a
+  // joined connection's. Those sent before it cannot be (a lost request's reply may come
+  // among theirs), nor can one whose count of replies is unknown, nor those before it.
+  size_t uncounted = 0;
+  size_t expected = 0;
+  for (size_t i = 0; i < waiting_; ++i) {
+    const uint32_t n = RepliesExpected(Waiting(i), false);
+    expected += n;
+    if (n == 0 || Waiting(i).index < after_gap_index_) {
+      uncounted = i + 1;
+      expected = 0;
+    }
+  }
+  if (expected > options_.max_pending) uncounted = waiting_;
+  for (; uncounted != 0; --uncounted) EmitOldestUnanswered(NoReply::kDesync);
+  held_expected_ = waiting_ != 0 ? expected : 0;
+}
 
 void Session::Desync(NoReply why) {
   if (!desynced_) ++counters_->desyncs;

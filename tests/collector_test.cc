@@ -57,6 +57,7 @@ class Conn {
   }
   // A segment that the capture lost: its sequence space is used, nothing is returned.
   void LoseFromServer(size_t n) { sseq_ += static_cast<uint32_t>(n); }
+  void LoseFromClient(size_t n) { cseq_ += static_cast<uint32_t>(n); }
 
  private:
   Segment Make(bool from_client, uint8_t flags, std::string_view data, int64_t ts, uint32_t extra_seq) {
@@ -277,10 +278,12 @@ TEST_F(CollectorTest, MaxFlowBytesGivesUpALineHeldAcrossSegments) {
   c.OnSegment(k.FromClient("\r\n*1\r\n$4\r\nPING\r\n", 4));
   c.OnSegment(k.FromServer("-ERR unknown command\r\n+PONG\r\n", 5));
   c.Finish();
-  // The lost line is a lost request: which reply answers the PING is unknown.
+  // The lost line is a lost request: the PING, sent after it, waits for a proof of step
+  // that never comes, since which reply answers it is unknown.
   ASSERT_EQ(sink_.seen.size(), 1u);
   EXPECT_EQ(sink_.seen[0].cmd, "PING");
-  EXPECT_EQ(sink_.seen[0].no_reply, "gap");
+  EXPECT_EQ(sink_.seen[0].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[0].reply, "");
 }
 
 // Past --max-buffered-bytes the least recently active connections holding bytes give them
@@ -781,6 +784,246 @@ TEST_P(JoinedMidStreamTest, MessagesAndMonitorLinesArePushes) {
 }
 
 INSTANTIATE_TEST_SUITE_P(ValuesKeptOrNot, JoinedMidStreamTest, ::testing::Bool());
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// Reply segments captured out of order: bytes delivered late, behind an earlier segment, were
+// sent by the server with its later acknowledgement, not with the earlier segment's. Joined
+// mid-stream, where each reply's acknowledgement is checked against its command.
+TEST_F(CollectorTest, RepliesCapturedOutOfOrderKeepTheirCommands) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 1));
+  c.OnSegment(k.FromServer("+PONG\r\n", 2));
+  // A client writing without reading: its requests acknowledge no reply after the PONG.
+  const Segment set = k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$1\r\nA\r\n", 3);
+  const Segment ok = k.FromServer("+OK\r\n", 4);
+  Segment get = k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\na\r\n", 5);
+  const Segment value = k.FromServer("$1\r\nA\r\n", 6);
+  Segment ping = k.FromClient("*1\r\n$4\r\nPING\r\n", 7);
+  const Segment pong = k.FromServer("+PONG\r\n", 8);
+  get.ack = ping.ack = set.ack;
+  c.OnSegment(set);  // proves the connection in step
+  c.OnSegment(get);
+  c.OnSegment(ping);
+  c.OnSegment(value);  // acknowledging the GET, before the +OK that acknowledged the SET
+  c.OnSegment(ok);
+  c.OnSegment(pong);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 4u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  EXPECT_EQ(sink_.seen[2].reply, "A");
+  EXPECT_EQ(sink_.seen[3].reply, "PONG");
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// After a gap, the reply parser starts again at the first line that may start a reply. Inside
+// a value that can be a line of its own, whose array then takes the next reply as an element:
+// the acknowledgements show that this "reply" began before the server had the command it
+// would answer, and it answers nothing.
+TEST_F(CollectorTest, AReplyBegunBeforeTheServerHadTheCommandIsNotItsReply) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", 2));
+  k.LoseFromServer(7);  // "$10\r\nab": the value's header is lost
+  c.OnSegment(k.FromServer("\r\n*2\r\n:1\r\n", 3));  // its last bytes read as "*2" and ":1"
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1\r\nv\r\n", 4));
+  c.OnSegment(k.FromServer("+OK\r\n", 5));  // the SET's reply ends that array
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 6));
+  c.OnSegment(k.FromServer("+PONG\r\n", 7));
+  c.OnSegment(k.FromClient("", 8));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].cmd, "GET");
+  EXPECT_EQ(sink_.seen[0].no_reply, "gap");
+  EXPECT_EQ(sink_.seen[1].cmd, "SET");
+  EXPECT_EQ(sink_.seen[1].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[2].cmd, "PING");
+  EXPECT_EQ(sink_.seen[2].reply, "PONG");
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A client that writes requests without waiting for replies, one request lost: the commands
+// after it wait to be proven in step, and the client's acknowledgement of every reply at the
+// end proves them: the last replies are theirs, the lost request's before them.
+TEST_F(CollectorTest, CommandsAfterLostRequestsPairOnceProvenInStep) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\na\r\n$2\r\nva\r\n", 2));
+  k.LoseFromClient(std::string("*2\r\n$3\r\nGET\r\n$1\r\na\r\n").size());
+  c.OnSegment(k.FromClient("*3\r\n$3\r\nSET\r\n$1\r\nb\r\n$2\r\nvb\r\n", 3));
+  c.OnSegment(k.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nb\r\n", 4));
+  c.OnSegment(k.FromServer("+OK\r\n$2\r\nva\r\n+OK\r\n$2\r\nvb\r\n", 5));
+  c.OnSegment(k.FromClient("", 6));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "OK");
+  EXPECT_EQ(sink_.seen[1].cmd, "SET");
+  EXPECT_EQ(sink_.seen[1].reply, "OK");
+  EXPECT_EQ(sink_.seen[2].cmd, "GET");
+  EXPECT_EQ(sink_.seen[2].reply, "vb");
+  const SessionCounters& n = c.counters().session;
+  EXPECT_EQ(n.orphan_replies, 1u);  // the lost GET's
+  EXPECT_EQ(n.realigned, 1u);
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, 20u);
+}
+
+// Two requests lost from one pipeline: the replies are counted from the last, so only the
+// commands after the second gap can be paired; the one between the gaps cannot.
+TEST_F(CollectorTest, OnlyCommandsAfterTheLastLostRequestPairByCounting) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const auto get = [](const char* key) {
+    return std::string("*2\r\n$3\r\nGET\r\n$1\r\n") + key + "\r\n";
+  };
+  c.OnSegment(k.FromClient(get("a"), 2));
+  k.LoseFromClient(get("x").size());
+  c.OnSegment(k.FromClient(get("b"), 3));
+  k.LoseFromClient(get("y").size());
+  c.OnSegment(k.FromClient(get("c"), 4));
+  c.OnSegment(k.FromServer("$1\r\nA\r\n$1\r\nX\r\n$1\r\nB\r\n$1\r\nY\r\n$1\r\nC\r\n", 5));
+  c.OnSegment(k.FromClient("", 6));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "A");
+  EXPECT_EQ(sink_.seen[1].reply, "");  // B, or Y: unknown
+  EXPECT_EQ(sink_.seen[1].no_reply, "desync");
+  EXPECT_EQ(sink_.seen[2].reply, "C");
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A capture can write segments out of the order they were sent (per-CPU buffers, two
+// interfaces). A segment that acknowledges bytes the capture has not had waits for them:
+// reordering alone changes nothing.
+TEST_F(CollectorTest, ReplyCapturedBeforeItsRequestStillPairs) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment request = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  c.OnSegment(reply);  // it acknowledges the request, which comes next
+  c.OnSegment(request);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+}
+
+TEST_F(CollectorTest, AcknowledgementCapturedBeforeTheBytesItAcknowledgesIsNoGap) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  const Segment next = k.FromClient("*1\r\n$4\r\nECHO\r\n", 4);  // acknowledges the reply
+  c.OnSegment(next);
+  c.OnSegment(reply);
+  c.OnSegment(k.FromServer("-ERR wrong number of arguments\r\n", 5));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "ECHO");
+  EXPECT_EQ(sink_.seen[1].reply, "ERR wrong number of arguments");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+}
+
+// A request captured two places late, after the server's acknowledgement of it and the next
+// client segment, which acknowledges the reply: each goes once what it acknowledges is in.
+TEST_F(CollectorTest, SegmentsWaitingForEachOtherGoInTheOrderTheirAcknowledgementsSay) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment first = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment pong = k.FromServer("+PONG\r\n", 3);
+  const Segment second = k.FromClient("*1\r\n$4\r\nPING\r\n", 4);
+  c.OnSegment(pong);
+  c.OnSegment(second);
+  c.OnSegment(first);
+  c.OnSegment(k.FromServer("+PONG\r\n", 5));
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.gaps, 0u);
+}
+
+// What a held segment waits for is lost when a second passes, as capture time goes, even
+// if its own connection stays silent: the gap comes then.
+TEST_F(CollectorTest, BytesNotCapturedWithinASecondAreLost) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Conn other(V4(3, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  k.LoseFromServer(7);
+  c.OnSegment(k.FromClient("", 3));  // acknowledges the lost +PONG
+  EXPECT_TRUE(sink_.seen.empty());
+  Open(c, other, 2'000'000'000);
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].no_reply, "gap");
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, 7u);
+}
+
+}  // namespace
+}  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// A retransmission or a copy of a connection's segment that comes after it closed starts no
+// connection joined mid-stream: no command and no reply of it are reported again.
+TEST_F(CollectorTest, SegmentsOfAClosedConnectionComingLateStartNothing) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const Segment request = k.FromClient("*1\r\n$4\r\nPING\r\n", 2);
+  const Segment reply = k.FromServer("+PONG\r\n", 3);
+  c.OnSegment(request);
+  c.OnSegment(reply);
+  c.OnSegment(k.FromClient("", 4, tcp_flags::kFin));
+  c.OnSegment(k.FromServer("", 5, tcp_flags::kFin));
+  EXPECT_EQ(c.active_connections(), 0u);
+  c.OnSegment(request);
+  c.OnSegment(reply);
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(c.counters().flows, 1u);
+  EXPECT_EQ(c.counters().session.orphan_replies, 0u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 2u);
+  // The 4-tuple used again, with a handshake: a new connection.
+  Conn again(V4(1, 50000), V4(2, 6379), 90000, 95000);
+  Open(c, again, 6);
+  c.OnSegment(again.FromClient("*1\r\n$4\r\nPING\r\n", 7));
+  c.OnSegment(again.FromServer("+PONG\r\n", 8));
+  ASSERT_EQ(sink_.seen.size(), 2u);
+  EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  EXPECT_EQ(c.counters().flows, 2u);
+}
 
 }  // namespace
 }  // namespace resptrace

@@ -396,6 +396,21 @@ TEST_F(ReassemblerTest, PeerAckBeyondALostFinStopsAtTheFin) {
   EXPECT_THAT(out.events, ElementsAre("D0:ab", "G2:3"));
 }
 
+TEST_F(ReassemblerTest, LacksWhatThePeerAcknowledgedAndTheCaptureHasNot) {
+  EXPECT_FALSE(r.Lacks(kIsn + 10));  // not started: nothing is known of the stream
+  Open();
+  At(0, "ab");
+  EXPECT_FALSE(r.Lacks(kIsn + 2));
+  EXPECT_TRUE(r.Lacks(kIsn + 3));
+  At(3, "d");  // out of order: byte 2 is still missing
+  EXPECT_TRUE(r.Lacks(kIsn + 4));
+  At(2, "c");
+  EXPECT_FALSE(r.Lacks(kIsn + 4));
+  r.Push(Seg(kIsn + 4, "", tcp_flags::kFin | tcp_flags::kAck), out);
+  EXPECT_FALSE(r.Lacks(kIsn + 5));  // the FIN takes a sequence number, no byte
+  EXPECT_FALSE(r.Lacks(kIsn + (1u << 31)));  // no acknowledgement of this stream
+}
+
 TEST(ReassemblerLimitsTest, ExceedingTheByteLimitClosesTheEarliestHole) {
   ReassemblyCounters c;
   Reassembler r(ReassemblerLimits{.max_buffered_bytes = 10, .max_buffered_segments = 100}, &c);

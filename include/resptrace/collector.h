@@ -4,7 +4,9 @@
 #define RESPTRACE_COLLECTOR_H_
 
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -71,6 +73,7 @@ class Collector {
 
  private:
   struct Connection;
+  struct Held;
   // The ends of a list threaded through the connections (collector.cc).
   struct ListEnds {
     Connection* front = nullptr;
@@ -110,11 +113,31 @@ class Collector {
   void Hold(Connection& c);
   // Takes `c`'s bytes held now into the totals and the list of connections holding any.
   void Account(Connection& c);
-  // Gives up the oldest hole of the direction of `c` holding more, or with none held out of
-  // order, the lines it holds.
+  // Gives up the oldest segment `c` holds back, or with none, the oldest hole of the
+  // direction of `c` holding more, or with none held out of order, the lines it holds.
   void GiveUpOldest(Connection& c);
+  // A segment that acknowledges bytes of the other direction that the capture has not had
+  // waits for them: a capture can have them next (captured out of order), and they are
+  // applied first (bytes, not a gap; a request before its reply). It is held back, for
+  // kMaxHeld segments of the connection or kMaxHoldNs at most (then they were lost); one
+  // that waits for nothing is applied at once, and so are the held ones it satisfies.
+  static bool Waits(const Connection& c, const Segment& seg, bool from_client);
+  void HoldBack(Connection& c, const Segment& seg, bool from_client);
+  void ApplyHeld(Connection& c, const Held& h);
+  // Applies the segments held back that no longer wait, and with `all` the others too, each
+  // once what it acknowledges is in or, when every one left waits, the oldest first.
+  void ReleaseHeld(Connection& c, bool all);
+  // Applies the oldest segment held back, what it waits for lost, then those no longer
+  // waiting.
+  void ReleaseOldest(Connection& c);
+  // Feeds `seg` to the connection's reassemblers, parsers and session.
+  void Apply(Connection& c, const Segment& seg, bool from_client);
+  // Closes `c` if a reset or both FINs were applied; true when it did.
+  bool CloseIfEnded(Connection& c);
+  // Forgets the connections that closed before `limit_ns`, and the oldest past kMaxClosed.
+  void ForgetClosedBefore(int64_t limit_ns);
   void End(Connection& c, NoReply why);
-  // Ends `c` and forgets it.
+  // Ends `c` and forgets it; when both ends closed it (or one reset it), remembers that.
   void Close(Connection& c, NoReply why);
   void ExpireIdle(int64_t now_ns);
   // Ends, in creation order, every connection for which pred(connection, arg) holds.
@@ -126,6 +149,10 @@ class Collector {
   CollectorCounters counters_;
   std::vector<bool> server_port_;  // indexed by port
   absl::flat_hash_map<CanonicalKey, std::unique_ptr<Connection>> connections_;
+  // Connections that closed lately (both FINs, or a reset), and when, oldest first in
+  // closed_order_: a segment of one that comes late starts no connection.
+  absl::flat_hash_map<CanonicalKey, int64_t> closed_;
+  std::deque<std::pair<int64_t, CanonicalKey>> closed_order_;
   ListEnds by_activity_;  // every connection, the least recently active first
   ListEnds holding_;      // the connections holding bytes, in the same order
   uint64_t held_bytes_ = 0;

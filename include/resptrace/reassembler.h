@@ -52,6 +52,9 @@ class Reassembler {
   // still open becomes a gap and everything buffered is delivered.
   void Flush(int64_t ts_ns, StreamConsumer& out);
 
+  // True when the peer's `ack` acknowledges bytes not yet delivered: OnPeerAck would
+  // declare them missing. The capture lost them, or has them still to come (reordered).
+  bool Lacks(uint32_t ack) const;
   // Gives up waiting for the oldest hole, for an owner that bounds what is held: it
   // becomes a gap, and the bytes held behind it are delivered up to the next hole.
   void ShedOldestHole(int64_t ts_ns, StreamConsumer& out);

@@ -79,6 +79,8 @@ class RespHandler {
   // message in progress is abandoned without OnMessageEnd; `wire_bytes` of it had been
   // read, the offending line included when the fault was in a line. The parser then skips
   // input up to the next safe boundary (see RespParser::Feed) and calls OnResync there.
+  // Bytes that go missing while it skips are a kGap error of their own (no message in
+  // progress, `wire_bytes` 0): whole messages may have gone with them.
   virtual void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) = 0;
   // Parsing resumes at a boundary after a protocol error; `skipped` bytes were discarded.
   virtual void OnResync(uint64_t skipped, int64_t ts_ns) = 0;
@@ -187,7 +189,9 @@ class BasicRespParser : public RespParserBase {
 
   // `bytes` bytes of the stream are missing for good. Inside the body of a bulk string
   // whose length is known, they are skipped (reported as ScalarPiece::missing) and the
-  // parser stays in step; anywhere else they are a kGap protocol error.
+  // parser stays in step; anywhere else they are a kGap protocol error. Either way, while
+  // resynchronising, the byte after a gap counts as a line start, as a joined stream's
+  // first byte does.
   void OnGap(uint64_t bytes, int64_t ts_ns);
 
   // Gives up the line held (held_bytes()), for an owner that bounds what is held: its

@@ -90,17 +90,21 @@ void BasicRespParser<Handler>::OnGap(uint64_t bytes, int64_t ts_ns) {
   piece_offset_ = consumed_;
   consumed_ += bytes;
   if (state_ == State::kResync) {
-    // Still looking for a boundary; whatever follows the gap is not known to start a line.
+    // Still looking for a boundary, and messages may have gone with these bytes too: the
+    // handler is told. What follows the gap may start a message (a segment often starts
+    // one), as the first bytes of a joined stream may: the same rules apply.
+    handler_->OnProtocolError(RespError::kGap, ts_ns, 0);
     skipped_ += line_.size();  // a pending '*'
     line_.clear();
-    at_line_start_ = false;
+    at_line_start_ = true;
+    resync_any_line_ = false;
     return;
   }
   // The bulk's declared length tells exactly where it ends, so a gap inside its body (or
   // its CRLF) loses only payload: report it as missing and stay in step.
   const uint64_t left = state_ == State::kBulk ? static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_) : 0;
   if (bytes > left) {
-    Fail(RespError::kGap, false);
+    Fail(RespError::kGap, true);
     return;
   }
   msg_bytes_ += bytes;

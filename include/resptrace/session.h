@@ -55,8 +55,9 @@ struct SessionCounters {
   uint64_t not_resp = 0;          // connections whose server's first bytes are not RESP (TLS,
                                   // another protocol): nothing of them is decoded
   uint64_t joined = 0;            // connections the capture joined mid-stream (no handshake)
-  uint64_t join_skipped = 0;      // requests before a joined connection's first safe
-                                  // boundary: malformed, or of no command the table knows
+  uint64_t join_skipped = 0;      // requests before a safe boundary (a joined connection's
+                                  // first, or the first after requests were lost):
+                                  // malformed, or of no command the table knows
   uint64_t realigned = 0;         // times a joined or desynced connection was proven in step
   uint64_t resyncs = 0;           // times a parser found a boundary after an error
   uint64_t values_cut = 0;        // values longer than --max-value-bytes (kept in part)
@@ -109,16 +110,22 @@ class Session {
     has_request_ack_ = true;
   }
   // A server segment with payload: its acknowledgement, and the sequence number after it.
+  // The highest of each is kept: a segment captured out of order comes after later ones.
   void NoteServerData(uint32_t ack, uint32_t seq_end) {
-    server_data_ack_ = ack;
+    if (!server_spoke_ || static_cast<int32_t>(ack - server_data_ack_) > 0) server_data_ack_ = ack;
     if (!server_spoke_ || static_cast<int32_t>(seq_end - server_data_end_) > 0) server_data_end_ = seq_end;
     server_spoke_ = true;
   }
 
-  // The acknowledgement number carried by the server's segment now being parsed, and
-  // the client stream's sequence number at offset 0: a reply sent before the server had
-  // a request's last byte cannot be that request's reply.
-  void SetReplyAck(uint32_t ack) { reply_ack_ = ack; has_reply_ack_ = true; }
+  // The acknowledgement number carried by a server segment, and the client stream's
+  // sequence number at offset 0: a reply sent before the server had a request's last byte
+  // cannot be that request's reply (joined mid-stream, one the capture never had). The
+  // highest acknowledgement so far is kept: bytes captured out of order reach the parser
+  // behind a segment with an older acknowledgement than the one they were sent with.
+  void SetReplyAck(uint32_t ack) {
+    if (!has_reply_ack_ || static_cast<int32_t>(ack - reply_ack_) > 0) reply_ack_ = ack;
+    has_reply_ack_ = true;
+  }
   void SetRequestSeqBase(uint32_t seq_at_offset0) { request_seq_base_ = seq_at_offset0; }
 
   // While set, messages that complete were cut short by the end of their stream (the
@@ -140,6 +147,10 @@ class Session {
     Message request;
     std::string_view malformed;
     bool silent = false;  // the server sends it no reply (CLIENT REPLY OFF or SKIP)
+    // A gap took bytes past its name: its reply cannot be told from those of the requests
+    // lost with its end, so it takes none.
+    bool cut_by_gap = false;
+    uint64_t index = 0;  // its place among the connection's requests
     TxCommand tx = TxCommand::kNone;
     PubSubRequest pubsub;
     ReplyControl control = ReplyControl::kNone;  // MONITOR, QUIT and RESET change the connection
@@ -201,6 +212,7 @@ class Session {
       builder_.Scalar(piece);
       control_.Piece(piece);
       if (reading_name_) ReadName(piece);
+      name_done_ |= piece.last;  // the first element to end is the command's name
     }
     void OnMessageBegin(int64_t ts_ns, bool inline_command) override;
     void OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) override;
@@ -221,6 +233,7 @@ class Session {
     size_t name_len_ = 0;
     bool reading_name_ = false;
     bool name_ok_ = false;
+    bool name_done_ = false;  // the request being completed has its name whole
     bool inline_ = false;  // the request being completed is an inline command
     bool in_request_ = false;  // a request is being built in its slot
     bool proven_in_step_ = false;
@@ -255,6 +268,8 @@ class Session {
     void OnProtocolError(RespError error, int64_t ts_ns, uint64_t wire_bytes) override;
 
     PubSubReply pubsub() const { return pubsub_.reply(); }
+    bool has_data_ack() const { return has_data_ack_; }
+    uint32_t data_ack() const { return data_ack_; }
     bool monitor_line() const { return line_state_ == kLineMatched; }
 
    private:
@@ -267,6 +282,9 @@ class Session {
     PubSubReplyMatcher pubsub_;
     bool has_ack_ = false;
     uint32_t ack_ = 0;
+    // The server's highest acknowledgement with data when the reply began, if it sent any.
+    bool has_data_ack_ = false;
+    uint32_t data_ack_ = 0;
   };
 
  private:
@@ -295,8 +313,12 @@ class Session {
   static uint32_t Expected(const Pending& p) {
     return IsConfirmation(p.pubsub.kind) ? p.pubsub.channels : 1;
   }
-  // The held replies are what the waiting commands expect, kind for kind.
+  // The held replies are what the waiting commands expect, kind for kind, each begun after
+  // the server had its command.
   bool HeldRepliesFit() const;
+  // True when a reply begun with acknowledgement `ack` was sent before the server had all
+  // of `p`'s request.
+  bool SentBefore(uint32_t ack, const Pending& p) const;
   // Out of step, a reply is kept until a proof point, up to as many as the waiting
   // commands expect.
   void HoldReply(Message& reply, PubSubReply seen);
@@ -310,6 +332,9 @@ class Session {
   void WatchMonitorLines() { watch_monitor_lines_ = monitoring_ || (joined_ && desynced_); }
   void OnRequestLost();                // requests went missing: later replies are out of step
   void OnRepliesLost(NoReply why);     // replies went missing or unreadable
+  // A reply came after every command sent before a request-side gap had its own: out of
+  // step, the commands sent after the gap wait to be proven in step.
+  void AwaitProofAfterRequestGap();
   // Out of step: every waiting command is reported with `why`, and from now on commands
   // wait and replies are held, unpaired, until a request proves the connection in step.
   void Desync(NoReply why);
@@ -362,20 +387,24 @@ class Session {
   bool server_answered_ = false;  // a whole reply (or push) came from the server
   bool not_resp_ = false;         // the connection is not RESP (StopDecoding)
   bool joined_ = false;      // the capture joined the connection mid-stream
-  bool joining_ = false;     // and has not yet found a request of a known command
+  // Requests start at a safe boundary, a request of a known command, not yet found: the
+  // connection was joined mid-stream, or requests were lost in a gap.
+  bool joining_ = false;
   bool quit_ = false;        // QUIT was answered: the server closes, answering nothing more
   bool pubsub_queued_ = false;  // the open transaction queued a pub/sub command
   bool multi_sent_ = false;     // a MULTI was sent, and no EXEC, DISCARD or RESET since
   bool monitor_sent_ = false;   // a MONITOR was sent (and no RESET since)
   // Commands before this many pending ones are still in step after a request-side gap.
   size_t in_step_pending_ = SIZE_MAX;
+  uint64_t requests_ = 0;         // requests completed, the index of the next one
+  uint64_t after_gap_index_ = 0;  // the index of the first request after the last gap
   uint32_t reply_ack_ = 0;
   bool has_reply_ack_ = false;
   uint32_t request_seq_base_ = 0;
   const RespParserBase* request_parser_ = nullptr;
   const RespParserBase* reply_parser_ = nullptr;
   // What InStepAt goes by: the client's acknowledgement when it sent the request being
-  // parsed, and the server's latest data: its end, and its acknowledgement (how much of the
+  // parsed, and the server's data: where it ends, and its acknowledgement (how much of the
   // client's stream the server had when it last sent).
   uint32_t request_ack_ = 0;
   bool has_request_ack_ = false;
@@ -385,7 +414,12 @@ class Session {
   // Out of step: the replies since the waiting commands were sent, oldest first, at most
   // as many as they expect, in a ring of a power of two slots that only grows.
   std::vector<Message> held_;
-  std::vector<PubSubReply> held_seen_;  // what each held reply is to pub/sub
+  struct HeldInfo {
+    PubSubReply seen;  // what the reply is to pub/sub
+    bool has_ack = false;
+    uint32_t ack = 0;  // the server's acknowledgement where the reply began
+  };
+  std::vector<HeldInfo> held_info_;
   size_t held_head_ = 0;
   size_t held_replies_ = 0;
   size_t held_expected_ = 0;  // replies the waiting commands expect

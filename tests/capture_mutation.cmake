@@ -1,0 +1,2 @@
+resptrace_test(capture_mutation_test resptrace_collector redis_harness.cc)
+target_link_libraries(capture_mutation_test PRIVATE resptrace_live)
