@@ -118,6 +118,12 @@ void RecordChecker::Check(const Record& r) {
       Fail(std::string(what) + ": " + why);
     }
   };
+  if (r.kind == RecordKind::kGap) {
+    if (r.request != nullptr || r.reply != nullptr || r.gap_bytes == 0) {
+      return Fail("a gap record with a message, or of no bytes");
+    }
+    return;
+  }
   if (r.kind == RecordKind::kPush) {
     ++pushes_;
     if (r.request != nullptr || r.reply == nullptr || r.no_reply != NoReply::kAnswered ||

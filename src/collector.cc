@@ -8,21 +8,28 @@
 namespace resptrace {
 namespace {
 
-// Hands one direction's reassembled bytes to its parser.
+// Hands one direction's reassembled bytes to its parser, and the gaps that lose more than
+// a value's bytes to the session's records as well (a value that lost bytes says so itself).
 template <typename Parser>
 class ParserFeed final : public StreamConsumer {
  public:
-  explicit ParserFeed(Parser* parser) : parser_(parser) {}
+  ParserFeed(Parser* parser, Session* session, bool requests)
+      : parser_(parser), session_(session), requests_(requests) {}
   void OnData(std::string_view bytes, int64_t ts_ns) override {
     last_data_ts_ns = ts_ns;
     parser_->Feed(bytes, ts_ns);
   }
-  void OnGap(uint64_t bytes, int64_t ts_ns) override { parser_->OnGap(bytes, ts_ns); }
+  void OnGap(uint64_t bytes, int64_t ts_ns) override {
+    if (!parser_->GapFitsInBulk(bytes)) session_->WriteGap(requests_, bytes, ts_ns);
+    parser_->OnGap(bytes, ts_ns);
+  }
 
   int64_t last_data_ts_ns = 0;  // capture time of the last bytes delivered
 
  private:
   Parser* parser_;
+  Session* session_;
+  bool requests_;
 };
 
 constexpr int64_t kExpiryCheckEveryNs = 1'000'000'000;
@@ -99,8 +106,8 @@ struct Collector::Connection {
         session(o.session, c, s, sink, &counters->session),
         request_parser(RespRole::kRequest, resp, session.request_handler()),
         reply_parser(RespRole::kReply, resp, session.reply_handler()),
-        request_feed(&request_parser),
-        reply_feed(&reply_parser) {
+        request_feed(&request_parser, &session, true),
+        reply_feed(&reply_parser, &session, false) {
     session.set_request_parser(&request_parser);
     session.set_reply_parser(&reply_parser);
   }

@@ -348,13 +348,23 @@ void JsonSink::Write(const Record& r) {
                  MessageBound(r.reply) + CommandFieldsBound(r) + SubtreeBound(r.exec_result);
   for (const Message* m : r.replies) bound += MessageBound(m) + 1;
   Out o(out_.Reserve(bound));
-  o.append(r.kind == RecordKind::kPush ? "{\"type\":\"push\",\"ts\":" : "{\"type\":\"command\",\"ts\":");
+  o.append(r.kind == RecordKind::kPush  ? "{\"type\":\"push\",\"ts\":"
+           : r.kind == RecordKind::kGap ? "{\"type\":\"gap\",\"ts\":"
+                                        : "{\"type\":\"command\",\"ts\":");
   AppendTimestamp(o, r.ts_ns());
   o.append(",\"client\":\"");
   o.append(r.client_name);
   o.append("\",\"server\":\"");
   o.append(r.server_name);
   o.push_back('"');
+  if (r.kind == RecordKind::kGap) {
+    o.append(r.gap_in_requests ? ",\"stream\":\"requests\",\"bytes\":" : ",\"stream\":\"replies\",\"bytes\":");
+    AppendUint(o, r.gap_bytes);
+    o.append("}\n");
+    out_.Commit(o.end());
+    out_.MaybeFlush();
+    return;
+  }
   if (r.kind == RecordKind::kCommand) {
     const Message& req = *r.request;
     const ValueNode* root = req.root();

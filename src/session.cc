@@ -545,6 +545,20 @@ void Session::WritePush(Message& reply) {
   sink_->Write(r);
 }
 
+void Session::WriteGap(bool in_requests, uint64_t bytes, int64_t ts_ns) {
+  if (not_resp_) return;
+  Record r;
+  r.kind = RecordKind::kGap;
+  r.client = &client_;
+  r.server = &server_;
+  r.client_name = client_name_;
+  r.server_name = server_name_;
+  r.gap_bytes = bytes;
+  r.gap_in_requests = in_requests;
+  r.gap_ts_ns = ts_ns;
+  sink_->Write(r);
+}
+
 void Session::Follow(ReplyControl control) {
   switch (control) {
     case ReplyControl::kMonitor: monitoring_ = true; break;

@@ -1,6 +1,7 @@
 #include "resptrace/text_sink.h"
 
 #include <ctime>
+#include <string>
 
 #include "absl/strings/str_cat.h"
 
@@ -182,6 +183,16 @@ void TextSink::Write(const Record& r) {
   AppendClock(o, r.ts_ns());
   o.push_back(' ');
   o.append(r.client_name);
+  if (r.kind == RecordKind::kGap) {
+    o.append(r.gap_in_requests ? " -> " : " <- ");
+    o.append(r.server_name);
+    o.append(" gap: ");
+    o.append(std::to_string(r.gap_bytes));
+    o.append(r.gap_in_requests ? " bytes of requests lost\n" : " bytes of replies lost\n");
+    out_.Append(o);
+    out_.MaybeFlush();
+    return;
+  }
   if (r.kind == RecordKind::kPush) {
     o.append(" <- ");
     o.append(r.server_name);

@@ -46,6 +46,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <cstdlib>
@@ -207,6 +208,14 @@ class SnapshotSink final : public RecordSink {
   void Write(const Record& r) override {
     // What the sink keeps is the test's, not the decode's: not counted.
     const bool counting = g_counting.exchange(false);
+    if (r.kind == RecordKind::kGap) {
+      EXPECT_EQ(r.request, nullptr);
+      EXPECT_EQ(r.reply, nullptr);
+      EXPECT_GT(r.gap_bytes, 0u);
+      gap_bytes[std::string(r.client_name)][r.gap_in_requests ? 0 : 1] += r.gap_bytes;
+      g_counting = counting;
+      return;
+    }
     Snapshot s;
     s.push = r.kind == RecordKind::kPush;
     s.client = std::string(r.client_name);
@@ -225,10 +234,13 @@ class SnapshotSink final : public RecordSink {
   }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::vector<Snapshot> records;
+  // The bytes gap records say each connection lost, from its requests [0] and replies [1].
+  std::map<std::string, std::array<uint64_t, 2>> gap_bytes;
 };
 
 struct Output {
   std::vector<Snapshot> records;
+  std::map<std::string, std::array<uint64_t, 2>> gap_bytes;
   CollectorCounters counters;
   int64_t peak_bytes = 0;  // heap the decode held at most
 };
@@ -254,6 +266,7 @@ Output Decode(const std::vector<Packet>& packets, const std::vector<Fed>& feed, 
   }
   out.peak_bytes = g_peak_bytes;
   out.records = std::move(sink.records);
+  out.gap_bytes = std::move(sink.gap_bytes);
   return out;
 }
 
@@ -540,6 +553,10 @@ struct Loss {
   // once), or those a segment lacks (its cut tail, declared as it comes), not both at once.
   Ranges hard[2];
   uint64_t visible = 0;  // lost bytes before a byte captured or acknowledged: gap bytes due
+  // Of each direction: the lost bytes before a byte captured or acknowledged, and how
+  // many of those are a hard loss.
+  uint64_t visible_lost[2] = {0, 0};
+  uint64_t visible_hard[2] = {0, 0};
   // Directions whose FIN the peer acknowledged before the capture had it (dropped, or
   // captured after bytes before it were lost): the acknowledgement reads as one byte more.
   uint64_t fin_lost = 0;
@@ -607,9 +624,15 @@ Loss LossOf(const GroundTruth& g, const Connection& c, const std::vector<Fed>& f
     }
     std::sort(gaps.begin(), gaps.end(), [](Range a, Range b) { return a.begin < b.begin; });
     loss.hard[d] = HardPart(gaps, dir.soft);
-    loss.visible += OverlapBytes(loss.lost[d], Range{0, std::min(seen_end[d], dir.size)});
+    const Range shown{0, std::min(seen_end[d], dir.size)};
+    loss.visible_lost[d] = OverlapBytes(loss.lost[d], shown);
+    loss.visible_hard[d] = OverlapBytes(loss.hard[d], shown);
+    loss.visible += loss.visible_lost[d];
     // The peer's acknowledgement of a FIN the capture lost reads as one more byte lost.
-    if (fin_acked_first[d]) ++loss.fin_lost;
+    if (fin_acked_first[d]) {
+      ++loss.fin_lost;
+      ++loss.visible_lost[d];
+    }
   }
   return loss;
 }
@@ -762,6 +785,22 @@ void CheckMutant(const GroundTruth& g, const std::vector<Fed>& feed, bool reorde
   const ReassemblyCounters& r = out.counters.reassembly;
   EXPECT_GE(r.gap_bytes, visible);
   EXPECT_LE(r.gap_bytes, visible + fin_lost);
+  // A hard loss the capture shows is in the records, as gap records of its connection and
+  // direction; a loss inside a value is not (the value says so), and bytes not lost never.
+  for (const auto& [client, l] : losses) {
+    const auto it = out.gap_bytes.find(client);
+    for (int d = 0; d < 2; ++d) {
+      const uint64_t recorded = it == out.gap_bytes.end() ? 0 : it->second[d];
+      SCOPED_TRACE(absl::StrCat(client, d == 0 ? " requests" : " replies"));
+      EXPECT_LE(recorded, l.visible_lost[d]);
+      if (l.visible_hard[d] != 0) {
+        EXPECT_GT(recorded, 0u) << "a hard loss with no gap record";
+      }
+    }
+  }
+  for (const auto& [client, bytes] : out.gap_bytes) {
+    EXPECT_TRUE(losses.count(client) != 0) << "a gap record of a connection never seen";
+  }
 
   if (!lossy && reorder_only) {
     // Nothing lost: nothing may change. Each connection's records are the same, in the same

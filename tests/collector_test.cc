@@ -20,6 +20,10 @@ struct Seen {
 class RecordingSink : public RecordSink {
  public:
   void Write(const Record& r) override {
+    if (r.kind == RecordKind::kGap) {
+      gaps.push_back({r.gap_in_requests, r.gap_bytes});
+      return;
+    }
     Seen s{r.client->ToString(), r.server->ToString(), "", "", std::string(NoReplyName(r.no_reply))};
     if (r.request != nullptr && r.request->root() != nullptr && r.request->root()->children > 0) {
       s.cmd = std::string(r.request->data(*Message::first_child(r.request->root())));
@@ -34,6 +38,11 @@ class RecordingSink : public RecordSink {
   }
   absl::Status Flush() override { return absl::OkStatus(); }
   std::vector<Seen> seen;
+  struct Gap {
+    bool in_requests;
+    uint64_t bytes;
+  };
+  std::vector<Gap> gaps;  // gap records, apart
 };
 
 Endpoint V4(uint8_t last, uint16_t port) {
@@ -261,6 +270,7 @@ TEST_F(CollectorTest, MaxFlowBytesGivesUpTheOldestHole) {
   EXPECT_EQ(sink_.seen[0].reply_missing, 500u);
   EXPECT_EQ(sink_.seen[0].reply, r.value.substr(0, 100 - 7));
   EXPECT_EQ(c.held_bytes(), 0u);
+  EXPECT_TRUE(sink_.gaps.empty());  // the value says what it lost
 }
 
 // A line held across segments counts too; with nothing held out of order, it is what is
@@ -369,6 +379,10 @@ TEST_F(CollectorTest, RepliesLostFromTheCaptureAreAGapNotAPairing) {
   EXPECT_EQ(sink_.seen[2].no_reply, "desync");
   EXPECT_EQ(c.counters().reassembly.gaps, 1u);
   EXPECT_EQ(c.counters().reassembly.gap_bytes, 7u);
+  // The loss is a record of its own, in the replies.
+  ASSERT_EQ(sink_.gaps.size(), 1u);
+  EXPECT_FALSE(sink_.gaps[0].in_requests);
+  EXPECT_EQ(sink_.gaps[0].bytes, 7u);
 }
 
 TEST_F(CollectorTest, SnaplenCutBulkReplyStaysInStep) {
@@ -384,6 +398,8 @@ TEST_F(CollectorTest, SnaplenCutBulkReplyStaysInStep) {
   ASSERT_EQ(sink_.seen.size(), 2u);
   EXPECT_EQ(sink_.seen[0].reply, "01234");
   EXPECT_EQ(sink_.seen[1].reply, "PONG");
+  // Bytes lost inside a value: the value says so, and no gap record is written.
+  EXPECT_TRUE(sink_.gaps.empty());
 }
 
 // Split across segments or not, a long status or error reply is the same record, though
@@ -884,6 +900,9 @@ TEST_F(CollectorTest, CommandsAfterLostRequestsPairOnceProvenInStep) {
   EXPECT_EQ(n.orphan_replies, 1u);  // the lost GET's
   EXPECT_EQ(n.realigned, 1u);
   EXPECT_EQ(c.counters().reassembly.gap_bytes, 20u);
+  ASSERT_EQ(sink_.gaps.size(), 1u);
+  EXPECT_TRUE(sink_.gaps[0].in_requests);
+  EXPECT_EQ(sink_.gaps[0].bytes, 20u);
 }
 
 // Two requests lost from one pipeline: the replies are counted from the last, so only the

@@ -20,6 +20,9 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "resptrace/flow_key.h"
+#include "resptrace/pcap_writer.h"
+#include "resptrace/segment.h"
 #include "run_resptrace.h"
 
 namespace {
@@ -153,6 +156,15 @@ std::string SchemaProblem(const json& r, bool hidden = false) {
     if (!r.contains(f) || !r[f].is_string() || !IsEndpoint(r[f].get<std::string>())) {
       return std::string("bad ") + f;
     }
+  }
+  if (type == "gap") {
+    if (!r.contains("stream") || (r["stream"] != "requests" && r["stream"] != "replies")) {
+      return "bad gap stream";
+    }
+    if (!r.contains("bytes") || !r["bytes"].is_number_unsigned() || r["bytes"].get<uint64_t>() == 0) {
+      return "bad gap bytes";
+    }
+    return r.size() == 6 ? "" : "a gap with other fields";
   }
   if (!r.contains("reply_type") || !r["reply_type"].is_string() ||
       !kReplyTypes.count(r["reply_type"].get<std::string>())) {
@@ -440,6 +452,81 @@ TEST(CommandLineTest, DamagedCaptureWritesWhatCameBeforeAndExitsOne) {
   for (size_t i = 0; i < 10; ++i) EXPECT_NE(records[i]["reply_type"], "none") << i;
   EXPECT_EQ(records[10]["reply_type"], "none");
   EXPECT_EQ(records[10]["no_reply"], "eof");
+}
+
+// A capture that lost a segment of requests: the loss is a record of its own, in place, in
+// JSON and in text, and the commands on either side of it keep what is proven.
+TEST(CommandLineTest, RequestsLostInTheCaptureAreAGapRecord) {
+  using resptrace::Segment;
+  namespace tcp = resptrace::tcp_flags;
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("resptrace-gap-" + std::to_string(getpid()) + ".pcap")).string();
+  const uint8_t client_ip[4] = {10, 0, 0, 1};
+  const uint8_t server_ip[4] = {10, 0, 0, 2};
+  const resptrace::Endpoint client{resptrace::IpAddress::V4(client_ip), 50000};
+  const resptrace::Endpoint server{resptrace::IpAddress::V4(server_ip), 6379};
+  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  const std::string lost = "*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
+  const std::string echo = "*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
+  const std::string replies = "+PONG\r\n$-1\r\n$2\r\nhi\r\n";
+  const uint32_t c0 = 1000;  // the client's and the server's initial sequence numbers
+  const uint32_t s0 = 5000;
+  const uint32_t requests = static_cast<uint32_t>(ping.size() + lost.size() + echo.size());
+  int64_t ts = 1'700'000'000'000'000'000;
+  const auto seg = [&](bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
+                       std::string_view payload) {
+    Segment x;
+    x.ts_ns = ts += 1'000'000;
+    x.flow = from_client ? resptrace::FlowKey{client, server} : resptrace::FlowKey{server, client};
+    x.seq = seq;
+    x.ack = ack;
+    x.flags = flags;
+    x.payload = payload;
+    x.payload_len = static_cast<uint32_t>(payload.size());
+    return x;
+  };
+  {
+    auto writer = resptrace::PcapWriter::ForSegments(path);
+    ASSERT_TRUE(writer.ok()) << writer.status();
+    const auto w = [&](const Segment& x) { (*writer)->WriteSegment(x); };
+    w(seg(true, c0, 0, tcp::kSyn, ""));
+    w(seg(false, s0, c0 + 1, tcp::kSyn | tcp::kAck, ""));
+    w(seg(true, c0 + 1, s0 + 1, tcp::kAck, ""));
+    w(seg(true, c0 + 1, s0 + 1, tcp::kAck | tcp::kPsh, ping));
+    // The GET's segment is not in the capture.
+    w(seg(true, c0 + 1 + static_cast<uint32_t>(ping.size() + lost.size()), s0 + 1,
+          tcp::kAck | tcp::kPsh, echo));
+    w(seg(false, s0 + 1, c0 + 1 + requests, tcp::kAck | tcp::kPsh, replies));
+    const uint32_t s_end = s0 + 1 + static_cast<uint32_t>(replies.size());
+    w(seg(true, c0 + 1 + requests, s_end, tcp::kAck | tcp::kFin, ""));
+    w(seg(false, s_end, c0 + 2 + requests, tcp::kAck | tcp::kFin, ""));
+    w(seg(true, c0 + 2 + requests, s_end + 1, tcp::kAck, ""));
+    ASSERT_TRUE((*writer)->Close().ok());
+  }
+  const RunResult r = RunResptrace({"-r", path, "-o", "json"});
+  const RunResult text = RunResptrace({"-r", path, "-o", "text"});
+  std::filesystem::remove(path);
+  ASSERT_EQ(r.exit_code, 0) << Describe(r);
+  std::vector<json> records;
+  std::string error;
+  ASSERT_TRUE(resptrace_test::ParseJsonLines(r.out, &records, &error)) << error;
+  for (const json& rec : records) EXPECT_EQ(SchemaProblem(rec), "") << rec.dump();
+  // Written as they complete: the gap as it is found, the PING once its reply came.
+  ASSERT_EQ(records.size(), 3u) << r.out;
+  EXPECT_EQ(records[0]["type"], "gap");
+  EXPECT_EQ(records[0]["client"], "10.0.0.1:50000");
+  EXPECT_EQ(records[0]["server"], "10.0.0.2:6379");
+  EXPECT_EQ(records[0]["stream"], "requests");
+  EXPECT_EQ(records[0]["bytes"], lost.size());
+  EXPECT_EQ(records[1]["cmd"], "PING");
+  EXPECT_EQ(records[1]["reply"], "PONG");
+  // The ECHO, sent after the gap, is proven by the client's FIN to have the last reply; the
+  // one before it answers the lost GET, and is counted as a reply without a command.
+  EXPECT_EQ(records[2]["cmd"], "ECHO");
+  EXPECT_EQ(records[2]["reply"], "hi");
+  EXPECT_THAT(r.err, ::testing::HasSubstr(", 1 gaps (20 bytes)\n  replies without a command: 1\n"));
+  EXPECT_THAT(text.out, ::testing::HasSubstr(" 10.0.0.1:50000 -> 10.0.0.2:6379 gap: 20 bytes of "
+                                             "requests lost\n"));
 }
 
 TEST(CommandLineTest, UnwritableOutputIsAnErrorNotASilentLoss) {

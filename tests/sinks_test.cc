@@ -245,6 +245,29 @@ TEST_F(SinkTest, TextLine) {
             "(0.092 ms)\n");
 }
 
+TEST_F(SinkTest, GapRecordSaysWhichStreamLostHowManyBytes) {
+  Record r;
+  r.kind = RecordKind::kGap;
+  r.client = &client_;
+  r.server = &server_;
+  r.client_name = client_name_;
+  r.server_name = server_name_;
+  r.gap_bytes = 1448;
+  r.gap_in_requests = true;
+  r.gap_ts_ns = kT0;
+  EXPECT_EQ(Render<JsonSink>(r),
+            "{\"type\":\"gap\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"stream\":\"requests\",\"bytes\":1448}\n");
+  EXPECT_EQ(Render<TextSink>(r),
+            "22:13:20.120931 127.0.0.1:50312 -> 127.0.0.1:6379 gap: 1448 bytes of requests lost\n");
+  r.gap_in_requests = false;
+  EXPECT_EQ(Render<JsonSink>(r),
+            "{\"type\":\"gap\",\"ts\":1700000000.120931,\"client\":\"127.0.0.1:50312\","
+            "\"server\":\"127.0.0.1:6379\",\"stream\":\"replies\",\"bytes\":1448}\n");
+  EXPECT_EQ(Render<TextSink>(r),
+            "22:13:20.120931 127.0.0.1:50312 <- 127.0.0.1:6379 gap: 1448 bytes of replies lost\n");
+}
+
 TEST_F(SinkTest, PubSubCommandWithEveryConfirmation) {
   Message req = Make(Agg(RespType::kArray, {S("$SUBSCRIBE"), S("$a"), S("$b")}), kT0, kT0, 33);
   Message a = Make(Agg(RespType::kArray, {S("$subscribe"), S("$a"), S(":1")}), kT0 + 50000, kT0 + 60000, 30);

@@ -45,6 +45,7 @@ std::string_view TxOutcomeName(TxOutcome t);
 enum class RecordKind : uint8_t {
   kCommand,  // a command and its reply
   kPush,     // a RESP3 push: server data that answers no command
+  kGap,      // bytes of one direction the capture lost: whatever they held is not reported
 };
 
 struct Record {
@@ -76,8 +77,15 @@ struct Record {
   TxOutcome transaction = TxOutcome::kNone;
   const Message* exec_reply = nullptr;
   const ValueNode* exec_result = nullptr;
+  // A gap: how many bytes were lost, from which stream, and when the capture showed it.
+  uint64_t gap_bytes = 0;
+  bool gap_in_requests = false;
+  int64_t gap_ts_ns = 0;
 
-  int64_t ts_ns() const { return request ? request->first_ts_ns : reply->first_ts_ns; }
+  int64_t ts_ns() const {
+    if (kind == RecordKind::kGap) return gap_ts_ns;
+    return request ? request->first_ts_ns : reply->first_ts_ns;
+  }
   // The last message of the reply: a pub/sub command is answered once every confirmation is in.
   const Message* last_reply() const { return replies.empty() ? reply : replies.back(); }
   // From the request's first byte to the reply's last byte.

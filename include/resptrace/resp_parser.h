@@ -193,6 +193,10 @@ class BasicRespParser : public RespParserBase {
   // resynchronising, the byte after a gap counts as a line start, as a joined stream's
   // first byte does.
   void OnGap(uint64_t bytes, int64_t ts_ns);
+  // True when OnGap(bytes) would be skipped inside a bulk string, the parser staying in step.
+  bool GapFitsInBulk(uint64_t bytes) const {
+    return state_ == State::kBulk && bytes <= static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_);
+  }
 
   // Gives up the line held (held_bytes()), for an owner that bounds what is held: its
   // bytes are lost as in a gap (a kGap protocol error), and the parser looks for the next

@@ -102,8 +102,7 @@ void BasicRespParser<Handler>::OnGap(uint64_t bytes, int64_t ts_ns) {
   }
   // The bulk's declared length tells exactly where it ends, so a gap inside its body (or
   // its CRLF) loses only payload: report it as missing and stay in step.
-  const uint64_t left = state_ == State::kBulk ? static_cast<uint64_t>(bulk_len_ + 2 - bulk_done_) : 0;
-  if (bytes > left) {
+  if (!GapFitsInBulk(bytes)) {
     Fail(RespError::kGap, true);
     return;
   }

@@ -104,6 +104,12 @@ class Session {
   // replies are not paired. Call before any byte is parsed.
   void JoinMidStream();
 
+  // `bytes` bytes of the requests (or the replies) are lost for good, as the capture showed
+  // at `ts_ns`: written as a gap record, so that what was lost is in the records, in place,
+  // and not only counted. Call before the parser has the gap (Feed order: the gap, then the
+  // commands it leaves without a reply).
+  void WriteGap(bool in_requests, uint64_t bytes, int64_t ts_ns);
+
   // The acknowledgement carried by the client's segment now being parsed.
   void SetRequestAck(uint32_t ack) {
     request_ack_ = ack;
