@@ -189,9 +189,11 @@ absl::Status BpfCapture::AttachTo(const NetInterface& i) {
 void BpfCapture::Drain(const std::function<void(const Segment&)>& on_segment) {
   // Only records stamped before now: the ones after may still lack their causes in
   // another CPU's ring (see bpf_ring_set.h).
-  rings_->Drain(static_cast<uint64_t>(NowNs(CLOCK_MONOTONIC)), [&](const void* data, size_t size) {
+  const uint64_t now = static_cast<uint64_t>(NowNs(CLOCK_MONOTONIC));
+  rings_->Drain(now, [&](const void* data, size_t size) {
     decoder_.OnRecord(data, size, on_segment);
   });
+  decoder_.FlushStalled(now, on_segment);
 }
 
 absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segment,
@@ -235,6 +237,7 @@ absl::Status BpfCapture::Run(const std::function<void(const Segment&)>& on_segme
     }
   }
   Drain(on_segment);  // what arrived before the stop
+  decoder_.FlushStalled(UINT64_MAX, on_segment);  // no chunk comes after it
   close(ep);
   return result;
 }

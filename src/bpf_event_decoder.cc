@@ -51,6 +51,17 @@ const Segment* BpfEventDecoder::Decode(const void* data, size_t size) {
   }
   const char* chunk = static_cast<const char*>(data) + sizeof e;
 
+  // A CPU's program writes a segment's chunks one after the other, and stops at the first
+  // that finds its ring full: any record of that CPU but the next chunk ends the segment
+  // being joined there.
+  if (e.cpu < per_cpu_.size()) {
+    Assembly& a = per_cpu_[e.cpu];
+    if (a.active && (e.chunk_offset == 0 || a.header.seq != e.seq ||
+                     a.payload.size() != e.chunk_offset)) {
+      EndBroken(a);
+    }
+  }
+
   // The usual case: the whole capture in one record, handed on without a copy.
   if (e.chunk_offset == 0 && e.chunk_len == e.captured_len) {
     current_ = SegmentOf(e);
@@ -62,22 +73,15 @@ const Segment* BpfEventDecoder::Decode(const void* data, size_t size) {
   if (e.cpu >= per_cpu_.size()) per_cpu_.resize(e.cpu + 1);
   Assembly& a = per_cpu_[e.cpu];
   if (e.chunk_offset == 0) {
-    if (a.active) ++counters_.broken_chunks;  // the last one never completed
     a.header = e;
     a.payload.assign(chunk, e.chunk_len);
     a.active = true;
     return nullptr;
   }
-  if (!a.active || a.header.seq != e.seq || a.payload.size() != e.chunk_offset) {
-    // A chunk went missing (ring buffer full): what came in order is kept, the rest of
-    // the segment counts as not captured.
+  if (!a.active) {
+    // A later chunk whose first one never came: the program does not write those.
     ++counters_.broken_chunks;
-    if (!a.active || a.header.seq != e.seq) return nullptr;
-    a.active = false;
-    current_ = SegmentOf(a.header);
-    current_.payload = a.payload;
-    ++counters_.segments;
-    return &current_;
+    return nullptr;
   }
   a.payload.append(chunk, e.chunk_len);
   if (a.payload.size() < e.captured_len) return nullptr;
@@ -86,6 +90,16 @@ const Segment* BpfEventDecoder::Decode(const void* data, size_t size) {
   current_.payload = a.payload;
   ++counters_.segments;
   return &current_;
+}
+
+void BpfEventDecoder::EndBroken(Assembly& a) {
+  ++counters_.broken_chunks;
+  a.active = false;
+  broken_ = SegmentOf(a.header);
+  broken_payload_.swap(a.payload);
+  broken_.payload = broken_payload_;
+  broken_ready_ = true;
+  ++counters_.segments;
 }
 
 }  // namespace resptrace

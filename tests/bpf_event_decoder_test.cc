@@ -91,6 +91,47 @@ TEST(BpfEventDecoderTest, AMissingChunkKeepsWhatCameInOrder) {
   ASSERT_EQ(got.size(), 1u);
   EXPECT_EQ(got[0].payload, "abc");
   EXPECT_EQ(got[0].payload_len, 9u);  // the other six bytes are missing: a gap downstream
+  EXPECT_EQ(d.counters().broken_chunks, 2u);  // the segment, and the chunk without its start
+}
+
+// The program stops at the first chunk its ring has no room for: the chunks before it are
+// the segment as captured, delivered once the CPU's next record shows no more are coming,
+// before that record.
+TEST(BpfEventDecoderTest, ChunksStoppedByAFullRingAreDeliveredAsFarAsTheyCame) {
+  BpfEventDecoder d(0);
+  auto got = Feed(d, {Record(0, 1, 9, 9, 0, "abc"), Record(1, 50, 2, 2, 0, "xy"),
+                      Record(0, 10, 2, 2, 0, "ok")});
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[0].payload, "xy");
+  EXPECT_EQ(got[1].payload, "abc");
+  EXPECT_EQ(got[1].seq, 1u);
+  EXPECT_EQ(got[1].payload_len, 9u);
+  EXPECT_EQ(got[2].payload, "ok");
+  // A new chunked segment ends one too.
+  got = Feed(d, {Record(0, 20, 6, 6, 0, "abc"), Record(0, 30, 6, 6, 0, "def"),
+                 Record(0, 30, 6, 6, 3, "ghi")});
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[0].payload, "abc");
+  EXPECT_EQ(got[0].seq, 20u);
+  EXPECT_EQ(got[1].payload, "defghi");
+  EXPECT_EQ(d.counters().broken_chunks, 2u);
+}
+
+// With no later record of its CPU, a segment still waiting for a chunk 10 ms after its
+// stamp is delivered as it is by FlushStalled; one stamped later still waits.
+TEST(BpfEventDecoderTest, AStalledSegmentIsDeliveredAfterTheWait) {
+  BpfEventDecoder d(0);
+  std::vector<std::string> got;
+  const auto sink = [&](const Segment& s) { got.emplace_back(s.payload); };
+  const std::string r = Record(0, 1, 9, 9, 0, "abc");  // stamped at 1000 ns
+  d.OnRecord(r.data(), r.size(), sink);
+  d.FlushStalled(1000 + BpfEventDecoder::kChunkWaitNs, sink);
+  EXPECT_TRUE(got.empty());
+  d.FlushStalled(1001 + BpfEventDecoder::kChunkWaitNs, sink);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0], "abc");
+  d.FlushStalled(UINT64_MAX, sink);
+  EXPECT_EQ(got.size(), 1u);
   EXPECT_EQ(d.counters().broken_chunks, 1u);
 }
 

@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <poll.h>
-#include <sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -256,17 +255,10 @@ TEST(LiveCaptureTest, RingBufferOverflowIsCountedAndRecoveredFrom) {
   const std::string port = std::to_string(redis.port());
   LiveResptrace trace({"-i", "lo", "--backend", "tc", "-p", port, "-o", "json", "--buffer-mb", "1"});
   SKIP_OR_FAIL_UNLESS_BPF(trace);
-  // The server and the load on one CPU: their segments all go through that CPU's ring, in
-  // order. (Across rings, a backlog can deliver a peer's acknowledgement before the bytes it
-  // acknowledges, which then count as a gap too: see README, Not yet.)
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(0, &one);
-  ASSERT_EQ(sched_setaffinity(redis.pid(), sizeof one, &one), 0);
   trace.Signal(SIGSTOP);
   // 2,000 SETs of 4 KiB: 8 MiB to the server through rings of 512 KiB per CPU.
-  const ProcessResult bench = RunProcess({"taskset", "-c", "0", "redis-benchmark", "-p", port, "-n", "2000",
-                                          "-d", "4096", "-c", "4", "-P", "16", "-t", "set", "-q"},
+  const ProcessResult bench = RunProcess({"redis-benchmark", "-p", port, "-n", "2000", "-d", "4096", "-c", "4",
+                                          "-P", "16", "-t", "set", "-q"},
                                          {}, std::chrono::milliseconds(60000));
   trace.Signal(SIGCONT);
   ASSERT_EQ(bench.exit_status, 0) << bench.err;
@@ -274,7 +266,7 @@ TEST(LiveCaptureTest, RingBufferOverflowIsCountedAndRecoveredFrom) {
     std::vector<json> out;
     const std::string& text = trace.out();
     for (const json& r : JsonLines(text.substr(0, text.rfind('\n') + 1))) {  // whole lines
-      if (r.at("client") == client) out.push_back(r);
+      if (r.at("client") == client && r.at("type") == "command") out.push_back(r);
     }
     return out;
   };
@@ -322,8 +314,21 @@ TEST(LiveCaptureTest, RingBufferOverflowIsCountedAndRecoveredFrom) {
   EXPECT_GT(lost, 0) << err;
   EXPECT_GT(gap_bytes, 0) << err;
   // On loopback nothing else loses bytes: every byte missing from a stream is in a record
-  // counted as lost (some lost ones, of streams that never went on, show no gap).
-  EXPECT_LE(gap_bytes, lost_bytes) << err;
+  // counted as lost (some lost ones, of streams that never went on, show no gap), but for
+  // a FIN lost: the peer's acknowledgement of it reads as one byte more, at most one per
+  // direction of a flow.
+  const int64_t flows = NumberAfter(err, " packets, ");
+  EXPECT_LE(gap_bytes, lost_bytes + 2 * flows) << err;
+  // Losses outside a value are in the records too, each where it was found.
+  int64_t gap_records = 0;
+  int64_t gap_record_bytes = 0;
+  for (const json& r : JsonLines(trace.out())) {
+    if (r.at("type") != "gap") continue;
+    ++gap_records;
+    gap_record_bytes += r.at("bytes").get<int64_t>();
+  }
+  EXPECT_GT(gap_records, 0) << err;
+  EXPECT_LE(gap_record_bytes, gap_bytes) << err;
   // The connections the loss hit are reported out of step: the replies past a gap pair with
   // no command (the commands lost whole cannot be named), none with a later command.
   EXPECT_GT(NumberAfter(err, "connections out of step: "), 0) << err;

@@ -58,7 +58,6 @@ class RedisServer {
 
   uint16_t port() const { return port_; }
   std::string endpoint() const;  // "127.0.0.1:<port>"
-  pid_t pid() const { return pid_; }
 
  private:
   TempDir dir_;
