@@ -379,15 +379,21 @@ void Session::PopFront() {
   --waiting_;
 }
 
-void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
-                    TxOutcome tx, ValueNode* exec_result, absl::Span<Message* const> replies) {
-  MarkSecrets(request, reply);
-  if (exec_result != nullptr) MarkSecrets(request, transaction_.exec_reply(), exec_result);
+Record Session::NewRecord(RecordKind kind) const {
   Record r;
+  r.kind = kind;
   r.client = &client_;
   r.server = &server_;
   r.client_name = client_name_;
   r.server_name = server_name_;
+  return r;
+}
+
+void Session::Write(Message& request, std::string_view malformed, Message* reply, NoReply why,
+                    TxOutcome tx, ValueNode* exec_result, absl::Span<Message* const> replies) {
+  MarkSecrets(request, reply);
+  if (exec_result != nullptr) MarkSecrets(request, transaction_.exec_reply(), exec_result);
+  Record r = NewRecord(RecordKind::kCommand);
   r.request = &request;
   r.reply = reply;
   r.no_reply = why;
@@ -535,24 +541,14 @@ void Session::OnRequest(ReplyControl control) {
 
 void Session::WritePush(Message& reply) {
   ++counters_->pushes;
-  Record r;
-  r.kind = RecordKind::kPush;
-  r.client = &client_;
-  r.server = &server_;
-  r.client_name = client_name_;
-  r.server_name = server_name_;
+  Record r = NewRecord(RecordKind::kPush);
   r.reply = &reply;
   sink_->Write(r);
 }
 
 void Session::WriteGap(bool in_requests, uint64_t bytes, int64_t ts_ns) {
   if (not_resp_) return;
-  Record r;
-  r.kind = RecordKind::kGap;
-  r.client = &client_;
-  r.server = &server_;
-  r.client_name = client_name_;
-  r.server_name = server_name_;
+  Record r = NewRecord(RecordKind::kGap);
   r.gap_bytes = bytes;
   r.gap_in_requests = in_requests;
   r.gap_ts_ns = ts_ns;

@@ -301,6 +301,7 @@ class Session {
   // `control` is what it does to the reply mode, if it is complete and well formed.
   void OnRequest(ReplyControl control);
   void OnReply(Message& reply, bool has_ack, uint32_t ack);
+  Record NewRecord(RecordKind kind) const;  // of this connection, its endpoints set
   void WritePush(Message& reply);  // server data that answers no command
   // What an answered MONITOR, QUIT or RESET does to the connection.
   void Follow(ReplyControl control);
