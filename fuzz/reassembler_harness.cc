@@ -187,6 +187,11 @@ absl::Status FuzzCollector(uint8_t options, FuzzInput& in) {
                            s.pushes, " pushes; the records ", sink.answered(), ", ",
                            sink.commands() - sink.answered(), ", ", sink.pushes()));
   }
+  // Gap records say no more was lost than the reassemblers found missing.
+  if (sink.gap_bytes() > collector.counters().reassembly.gap_bytes) {
+    sink.Fail(absl::StrCat("gap records of ", sink.gap_bytes(), " bytes, of ",
+                           collector.counters().reassembly.gap_bytes, " missing"));
+  }
   return sink.Finish();
 }
 

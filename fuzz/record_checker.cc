@@ -122,6 +122,8 @@ void RecordChecker::Check(const Record& r) {
     if (r.request != nullptr || r.reply != nullptr || r.gap_bytes == 0) {
       return Fail("a gap record with a message, or of no bytes");
     }
+    ++gaps_;
+    gap_bytes_ += r.gap_bytes;
     return;
   }
   if (r.kind == RecordKind::kPush) {
@@ -194,8 +196,8 @@ absl::Status RecordChecker::Finish() {
     ++lines;
     pos = eol + 1;
   }
-  if (lines != commands_ + pushes_) {
-    Fail(absl::StrCat(lines, " JSON lines for ", commands_ + pushes_, " records"));
+  if (lines != commands_ + pushes_ + gaps_) {
+    Fail(absl::StrCat(lines, " JSON lines for ", commands_ + pushes_ + gaps_, " records"));
   }
   return status_;
 }

@@ -35,6 +35,7 @@ class RecordChecker final : public RecordSink {
   uint64_t commands() const { return commands_; }
   uint64_t answered() const { return answered_; }
   uint64_t pushes() const { return pushes_; }
+  uint64_t gap_bytes() const { return gap_bytes_; }  // what the gap records say was lost
 
  private:
   void Check(const Record& r);
@@ -50,6 +51,8 @@ class RecordChecker final : public RecordSink {
   uint64_t commands_ = 0;
   uint64_t answered_ = 0;
   uint64_t pushes_ = 0;
+  uint64_t gaps_ = 0;
+  uint64_t gap_bytes_ = 0;
 };
 
 }  // namespace resptrace

@@ -33,7 +33,7 @@ int ReplayAll(std::string_view target, absl::Status (*harness)(std::string_view)
 
 TEST(FuzzRegressions, RespParser) { EXPECT_GT(ReplayAll("resp_parser", FuzzRespParser), 0); }
 
-TEST(FuzzRegressions, Reassembler) { ReplayAll("reassembler", FuzzReassembler); }
+TEST(FuzzRegressions, Reassembler) { EXPECT_GT(ReplayAll("reassembler", FuzzReassembler), 0); }
 
 TEST(FuzzRegressions, CaptureReader) {
   EXPECT_GT(ReplayAll("capture_reader", FuzzCaptureReader), 0);
