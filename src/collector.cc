@@ -41,6 +41,10 @@ constexpr int64_t kMaxHoldNs = 1'000'000'000;
 // At most kMaxClosed are remembered.
 constexpr int64_t kTimeWaitNs = 60'000'000'000;
 constexpr size_t kMaxClosed = 1 << 16;
+// How far before the end of what a closed connection's side sent a late segment of it may
+// start: more than a receive window (Linux's largest by default is 6 MiB). A new
+// connection's random initial sequence number falls in it once in 256.
+constexpr uint32_t kLateWindow = 16 << 20;
 
 // A place in a list threaded through its elements: moving one to the back is a few pointer
 // writes, with no allocation and no search.
@@ -196,12 +200,16 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
   }
   if (seg.has(tcp_flags::kSyn)) {
     closed_.erase(key);  // its 4-tuple, used again
-  } else if (closed_.contains(key)) {
-    // A retransmission or a copy that came after the connection closed: no connection
-    // joined mid-stream.
-    if (seg.payload_len != 0) ++counters_.reassembly.retransmitted;
-    return nullptr;
-  } else if (seg.payload_len == 0) {
+  } else if (const auto it = closed_.find(key); it != closed_.end()) {
+    if (IsLate(it->second, seg)) {
+      // A retransmission or a copy that came after the connection closed: no connection
+      // joined mid-stream.
+      if (seg.payload_len != 0) ++counters_.reassembly.retransmitted;
+      return nullptr;
+    }
+    closed_.erase(it);  // its 4-tuple used again, the handshake not captured
+  }
+  if (seg.payload_len == 0 && !seg.has(tcp_flags::kSyn)) {
     return nullptr;  // a bare ACK or a stray FIN/RST starts nothing
   }
 
@@ -462,13 +470,28 @@ void Collector::Close(Connection& c, NoReply why) {
   Unlink(holding_, &Connection::holding, c);
   Unlink(by_activity_, &Connection::by_activity, c);
   const CanonicalKey key = Canonical(FlowKey{c.client, c.server});
-  const int64_t closed_ns = c.last_ts_ns;
+  Closed closed;
+  closed.ts_ns = c.last_ts_ns;
+  closed.client = c.client;
+  const Reassembler* sent[2] = {&c.to_server, &c.to_client};
+  for (int d = 0; d < 2; ++d) {
+    closed.known[d] = sent[d]->started();
+    closed.end[d] = sent[d]->next_seq();
+  }
   connections_.erase(key);
   if (why != NoReply::kClosed && why != NoReply::kReset) return;
   // Both ends closed it, or one reset it: a segment of it that comes now is a late one.
-  closed_[key] = closed_ns;
-  closed_order_.emplace_back(closed_ns, key);
-  ForgetClosedBefore(closed_ns - kTimeWaitNs);
+  closed_[key] = closed;
+  closed_order_.emplace_back(closed.ts_ns, key);
+  ForgetClosedBefore(closed.ts_ns - kTimeWaitNs);
+}
+
+bool Collector::IsLate(const Closed& closed, const Segment& seg) {
+  const int d = seg.flow.src == closed.client ? 0 : 1;
+  // Nothing known of what that side sent: any segment of the 4-tuple is taken for late.
+  if (!closed.known[d]) return true;
+  // 0: a copy of its FIN, which takes the sequence number at the end.
+  return closed.end[d] - seg.seq < kLateWindow;
 }
 
 void Collector::ForgetClosedBefore(int64_t limit_ns) {
@@ -476,7 +499,7 @@ void Collector::ForgetClosedBefore(int64_t limit_ns) {
          (closed_order_.front().first < limit_ns || closed_order_.size() > kMaxClosed)) {
     const auto& [ts, key] = closed_order_.front();
     // Unless it closed again since.
-    if (auto it = closed_.find(key); it != closed_.end() && it->second == ts) closed_.erase(it);
+    if (auto it = closed_.find(key); it != closed_.end() && it->second.ts_ns == ts) closed_.erase(it);
     closed_order_.pop_front();
   }
 }

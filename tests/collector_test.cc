@@ -1044,5 +1044,35 @@ TEST_F(CollectorTest, SegmentsOfAClosedConnectionComingLateStartNothing) {
   EXPECT_EQ(c.counters().flows, 2u);
 }
 
+// The 4-tuple of a closed connection used again, its handshake not captured: the new
+// connection's segments start past where the old one's ended, so they are not taken for
+// late copies. It is joined mid-stream like any connection whose handshake was missed.
+TEST_F(CollectorTest, ANewConnectionOnAClosedFourTupleIsNotTakenForLate) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  c.OnSegment(k.FromServer("+PONG\r\n", 3));
+  c.OnSegment(k.FromClient("", 4, tcp_flags::kFin));
+  c.OnSegment(k.FromServer("", 5, tcp_flags::kFin));
+  ASSERT_EQ(c.active_connections(), 0u);
+  Conn again(V4(1, 50000), V4(2, 6379), 70'000'000, 80'000'000);
+  c.OnSegment(again.FromClient("*2\r\n$4\r\nECHO\r\n$1\r\na\r\n", 6));
+  c.OnSegment(again.FromServer("$1\r\na\r\n", 7));
+  c.OnSegment(again.FromClient("*2\r\n$4\r\nECHO\r\n$1\r\nb\r\n", 8));
+  c.OnSegment(again.FromServer("$1\r\nb\r\n", 9));
+  EXPECT_EQ(c.active_connections(), 1u);
+  c.Finish();
+  EXPECT_EQ(c.counters().flows, 2u);
+  EXPECT_EQ(c.counters().session.joined, 1u);
+  EXPECT_EQ(c.counters().reassembly.retransmitted, 0u);
+  ASSERT_EQ(sink_.seen.size(), 3u);
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(sink_.seen[1].cmd, "ECHO");
+  EXPECT_EQ(sink_.seen[1].reply, "a");  // proven in step by the acknowledgements
+  EXPECT_EQ(sink_.seen[2].cmd, "ECHO");
+  EXPECT_EQ(sink_.seen[2].reply, "b");
+}
+
 }  // namespace
 }  // namespace resptrace

@@ -74,6 +74,16 @@ class Collector {
  private:
   struct Connection;
   struct Held;
+  // A connection that closed lately, for telling its late segments from a new connection's.
+  struct Closed {
+    int64_t ts_ns = 0;  // when it closed
+    Endpoint client;
+    uint32_t end[2] = {0, 0};        // past the last byte the client [0] and the server [1] sent
+    bool known[2] = {false, false};  // whether that direction sent any byte the capture had
+  };
+  // A segment on the 4-tuple of `closed` is late (a retransmission or a copy) unless it
+  // starts past the end of what its sender had sent: then it is a new connection's.
+  static bool IsLate(const Closed& closed, const Segment& seg);
   // The ends of a list threaded through the connections (collector.cc).
   struct ListEnds {
     Connection* front = nullptr;
@@ -149,9 +159,9 @@ class Collector {
   CollectorCounters counters_;
   std::vector<bool> server_port_;  // indexed by port
   absl::flat_hash_map<CanonicalKey, std::unique_ptr<Connection>> connections_;
-  // Connections that closed lately (both FINs, or a reset), and when, oldest first in
-  // closed_order_: a segment of one that comes late starts no connection.
-  absl::flat_hash_map<CanonicalKey, int64_t> closed_;
+  // Connections that closed lately (both FINs, or a reset), oldest first in closed_order_:
+  // a segment of one that comes late starts no connection.
+  absl::flat_hash_map<CanonicalKey, Closed> closed_;
   std::deque<std::pair<int64_t, CanonicalKey>> closed_order_;
   ListEnds by_activity_;  // every connection, the least recently active first
   ListEnds holding_;      // the connections holding bytes, in the same order
