@@ -10,6 +10,7 @@
 
 #include "gtest/gtest.h"
 #include "resptrace/collector.h"
+#include "tcp_conversation.h"
 
 namespace resptrace {
 namespace {
@@ -92,47 +93,6 @@ class Sink : public RecordSink {
   std::string client_;
 };
 
-// The segments of one connection, both sides' sequence numbers followed.
-class Flow {
- public:
-  Flow(Endpoint client, Endpoint server, uint32_t isn)
-      : client_(client), server_(server), cseq_(isn), sseq_(isn ^ 0x5a5a5a5a) {}
-  Segment Syn(int64_t ts) { return Make(true, tcp_flags::kSyn, {}, ts, 1); }
-  Segment SynAck(int64_t ts) {
-    return Make(false, tcp_flags::kSyn | tcp_flags::kAck, {}, ts, 1);
-  }
-  Segment Client(std::string_view data, int64_t ts, uint8_t extra = 0) {
-    return Make(true, tcp_flags::kAck | extra, data, ts, 0);
-  }
-  Segment Server(std::string_view data, int64_t ts, uint8_t extra = 0) {
-    return Make(false, tcp_flags::kAck | extra, data, ts, 0);
-  }
-  // Client bytes `ahead` past the next one expected, leaving a hole before them.
-  Segment ClientAhead(uint32_t ahead, std::string_view data, int64_t ts) {
-    Segment s = Client(data, ts);
-    s.seq += ahead;
-    cseq_ -= static_cast<uint32_t>(data.size());
-    return s;
-  }
-
- private:
-  Segment Make(bool from_client, uint8_t flags, std::string_view data, int64_t ts,
-               uint32_t extra_seq) {
-    Segment s;
-    s.ts_ns = ts;
-    s.flow = from_client ? FlowKey{client_, server_} : FlowKey{server_, client_};
-    s.seq = from_client ? cseq_ : sseq_;
-    s.ack = from_client ? sseq_ : cseq_;
-    s.flags = flags;
-    s.payload = data;
-    s.payload_len = static_cast<uint32_t>(data.size());
-    (from_client ? cseq_ : sseq_) += static_cast<uint32_t>(data.size()) + extra_seq +
-                                     ((flags & tcp_flags::kFin) ? 1 : 0);
-    return s;
-  }
-  Endpoint client_, server_;
-  uint32_t cseq_, sseq_;
-};
 
 Endpoint Addr(uint32_t host, uint16_t port) {
   const uint8_t b[4] = {10, static_cast<uint8_t>(host >> 16), static_cast<uint8_t>(host >> 8),
@@ -177,31 +137,32 @@ TEST(CollectorFloodTest, MemoryStaysBoundedAndARealConnectionStaysExact) {
     // connections, far fewer than --max-flows, so that it stays among the active ones. Its
     // SET is cut inside a header and GET's reply comes out of order: it holds bytes, and
     // is the most recently active of those that do.
-    Flow real(real_client, server, 777);
+    test::TcpConversation real(real_client, server, 777, 777 ^ 0x5a5a5a5a);
     std::vector<std::pair<uint32_t, Segment>> script;
     auto at = [&](uint32_t i) { return kT0 + int64_t{i} * 1000; };
     script.emplace_back(50'000, real.Syn(at(50'000)));
     script.emplace_back(50'001, real.SynAck(at(50'001)));
-    script.emplace_back(50'500, real.Client("*1\r\n$4\r\nPING\r\n", at(50'500)));
-    script.emplace_back(51'000, real.Server("+PONG\r\n", at(51'000)));
-    script.emplace_back(51'500, real.Client(set_1, at(51'500)));
-    script.emplace_back(52'000, real.Client(set_2, at(52'000)));
-    script.emplace_back(52'500, real.Server("+OK\r\n", at(52'500)));
-    script.emplace_back(53'000, real.Client("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", at(53'000)));
-    const Segment get_1 = real.Server("$5\r\nhel", at(54'000));
-    const Segment get_2 = real.Server("lo\r\n", at(53'500));
+    script.emplace_back(50'500, real.FromClient("*1\r\n$4\r\nPING\r\n", at(50'500)));
+    script.emplace_back(51'000, real.FromServer("+PONG\r\n", at(51'000)));
+    script.emplace_back(51'500, real.FromClient(set_1, at(51'500)));
+    script.emplace_back(52'000, real.FromClient(set_2, at(52'000)));
+    script.emplace_back(52'500, real.FromServer("+OK\r\n", at(52'500)));
+    script.emplace_back(53'000, real.FromClient("*2\r\n$3\r\nGET\r\n$3\r\nkey\r\n", at(53'000)));
+    const Segment get_1 = real.FromServer("$5\r\nhel", at(54'000));
+    const Segment get_2 = real.FromServer("lo\r\n", at(53'500));
     script.emplace_back(53'500, get_2);
     script.emplace_back(54'000, get_1);
-    script.emplace_back(54'500, real.Client("", at(54'500), tcp_flags::kFin));
-    script.emplace_back(55'000, real.Server("", at(55'000), tcp_flags::kFin));
+    script.emplace_back(54'500, real.FromClient("", at(54'500), tcp_flags::kFin));
+    script.emplace_back(55'000, real.FromServer("", at(55'000), tcp_flags::kFin));
     size_t next_real = 0;
 
     for (uint32_t i = 0; i < kConnections; ++i) {
       while (next_real < script.size() && script[next_real].first == i) {
         offer(script[next_real++].second);
       }
-      Flow f(Addr(i, static_cast<uint16_t>(1024 + i % 60000)), server,
-             static_cast<uint32_t>(rng()));
+      const auto isn = static_cast<uint32_t>(rng());
+      test::TcpConversation f(Addr(i, static_cast<uint16_t>(1024 + i % 60000)), server, isn,
+                              isn ^ 0x5a5a5a5a);
       const int64_t ts = at(i);
       switch (i % 5) {
         case 0:  // a SYN, nothing more
@@ -211,13 +172,13 @@ TEST(CollectorFloodTest, MemoryStaysBoundedAndARealConnectionStaysExact) {
           offer(f.Syn(ts));
           offer(f.SynAck(ts));
           for (uint64_t n = between(1, 3); n > 0; --n) {
-            offer(f.Client(random_bytes(between(1, 1400)), ts));
+            offer(f.FromClient(random_bytes(between(1, 1400)), ts));
           }
           break;
         }
         case 2:  // no handshake: random bytes both ways, a connection joined mid-stream
-          offer(f.Client(random_bytes(between(1, 1400)), ts));
-          offer(f.Server(random_bytes(between(1, 1400)), ts));
+          offer(f.FromClient(random_bytes(between(1, 1400)), ts));
+          offer(f.FromServer(random_bytes(between(1, 1400)), ts));
           break;
         case 3: {  // out-of-order bytes behind a hole that never fills
           offer(f.Syn(ts));
@@ -232,10 +193,10 @@ TEST(CollectorFloodTest, MemoryStaysBoundedAndARealConnectionStaysExact) {
         case 4: {  // a request never answered, then the start of a line that never ends
           offer(f.Syn(ts));
           offer(f.SynAck(ts));
-          offer(f.Client("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", ts));
+          offer(f.FromClient("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n", ts));
           std::string line = "SET k ";
           line += std::string(between(10, 3000), 'v');
-          offer(f.Client(line, ts));
+          offer(f.FromClient(line, ts));
           break;
         }
       }

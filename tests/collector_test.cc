@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "tcp_conversation.h"
 
 namespace resptrace {
 namespace {
@@ -50,41 +51,7 @@ Endpoint V4(uint8_t last, uint16_t port) {
   return Endpoint{IpAddress::V4(b), port};
 }
 
-// Builds the segments of one TCP connection, keeping both sides' sequence numbers.
-class Conn {
- public:
-  Conn(Endpoint client, Endpoint server, uint32_t client_isn = 1000, uint32_t server_isn = 5000)
-      : client_(client), server_(server), cseq_(client_isn), sseq_(server_isn) {}
-
-  Segment Syn(int64_t ts) { return Make(true, tcp_flags::kSyn, "", ts, 1); }
-  Segment SynAck(int64_t ts) { return Make(false, tcp_flags::kSyn | tcp_flags::kAck, "", ts, 1); }
-  Segment FromClient(std::string_view data, int64_t ts, uint8_t extra = 0) {
-    return Make(true, tcp_flags::kAck | tcp_flags::kPsh | extra, data, ts, 0);
-  }
-  Segment FromServer(std::string_view data, int64_t ts, uint8_t extra = 0) {
-    return Make(false, tcp_flags::kAck | tcp_flags::kPsh | extra, data, ts, 0);
-  }
-  // A segment that the capture lost: its sequence space is used, nothing is returned.
-  void LoseFromServer(size_t n) { sseq_ += static_cast<uint32_t>(n); }
-  void LoseFromClient(size_t n) { cseq_ += static_cast<uint32_t>(n); }
-
- private:
-  Segment Make(bool from_client, uint8_t flags, std::string_view data, int64_t ts, uint32_t extra_seq) {
-    Segment s;
-    s.ts_ns = ts;
-    s.flow = from_client ? FlowKey{client_, server_} : FlowKey{server_, client_};
-    s.seq = from_client ? cseq_ : sseq_;
-    s.ack = from_client ? sseq_ : cseq_;
-    s.flags = flags;
-    s.payload = data;
-    s.payload_len = static_cast<uint32_t>(data.size());
-    (from_client ? cseq_ : sseq_) += static_cast<uint32_t>(data.size()) + extra_seq +
-                                     ((flags & tcp_flags::kFin) ? 1 : 0);
-    return s;
-  }
-  Endpoint client_, server_;
-  uint32_t cseq_, sseq_;
-};
+using Conn = test::TcpConversation;
 
 // The handshake, so that the collector knows the connection from its start.
 void Open(Collector& c, Conn& k, int64_t ts) {

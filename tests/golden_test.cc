@@ -24,6 +24,7 @@
 #include "resptrace/pcap_writer.h"
 #include "resptrace/segment.h"
 #include "run_resptrace.h"
+#include "tcp_conversation.h"
 
 namespace {
 
@@ -457,50 +458,29 @@ TEST(CommandLineTest, DamagedCaptureWritesWhatCameBeforeAndExitsOne) {
 // A capture that lost a segment of requests: the loss is a record of its own, in place, in
 // JSON and in text, and the commands on either side of it keep what is proven.
 TEST(CommandLineTest, RequestsLostInTheCaptureAreAGapRecord) {
-  using resptrace::Segment;
-  namespace tcp = resptrace::tcp_flags;
   const std::string path = (std::filesystem::temp_directory_path() /
                             ("resptrace-gap-" + std::to_string(getpid()) + ".pcap")).string();
   const uint8_t client_ip[4] = {10, 0, 0, 1};
   const uint8_t server_ip[4] = {10, 0, 0, 2};
-  const resptrace::Endpoint client{resptrace::IpAddress::V4(client_ip), 50000};
-  const resptrace::Endpoint server{resptrace::IpAddress::V4(server_ip), 6379};
-  const std::string ping = "*1\r\n$4\r\nPING\r\n";
+  resptrace::test::TcpConversation k({resptrace::IpAddress::V4(client_ip), 50000},
+                                     {resptrace::IpAddress::V4(server_ip), 6379});
   const std::string lost = "*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
-  const std::string echo = "*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n";
-  const std::string replies = "+PONG\r\n$-1\r\n$2\r\nhi\r\n";
-  const uint32_t c0 = 1000;  // the client's and the server's initial sequence numbers
-  const uint32_t s0 = 5000;
-  const uint32_t requests = static_cast<uint32_t>(ping.size() + lost.size() + echo.size());
   int64_t ts = 1'700'000'000'000'000'000;
-  const auto seg = [&](bool from_client, uint32_t seq, uint32_t ack, uint8_t flags,
-                       std::string_view payload) {
-    Segment x;
-    x.ts_ns = ts += 1'000'000;
-    x.flow = from_client ? resptrace::FlowKey{client, server} : resptrace::FlowKey{server, client};
-    x.seq = seq;
-    x.ack = ack;
-    x.flags = flags;
-    x.payload = payload;
-    x.payload_len = static_cast<uint32_t>(payload.size());
-    return x;
-  };
+  const auto next = [&ts] { return ts += 1'000'000; };
   {
     auto writer = resptrace::PcapWriter::ForSegments(path);
     ASSERT_TRUE(writer.ok()) << writer.status();
-    const auto w = [&](const Segment& x) { (*writer)->WriteSegment(x); };
-    w(seg(true, c0, 0, tcp::kSyn, ""));
-    w(seg(false, s0, c0 + 1, tcp::kSyn | tcp::kAck, ""));
-    w(seg(true, c0 + 1, s0 + 1, tcp::kAck, ""));
-    w(seg(true, c0 + 1, s0 + 1, tcp::kAck | tcp::kPsh, ping));
-    // The GET's segment is not in the capture.
-    w(seg(true, c0 + 1 + static_cast<uint32_t>(ping.size() + lost.size()), s0 + 1,
-          tcp::kAck | tcp::kPsh, echo));
-    w(seg(false, s0 + 1, c0 + 1 + requests, tcp::kAck | tcp::kPsh, replies));
-    const uint32_t s_end = s0 + 1 + static_cast<uint32_t>(replies.size());
-    w(seg(true, c0 + 1 + requests, s_end, tcp::kAck | tcp::kFin, ""));
-    w(seg(false, s_end, c0 + 2 + requests, tcp::kAck | tcp::kFin, ""));
-    w(seg(true, c0 + 2 + requests, s_end + 1, tcp::kAck, ""));
+    const auto w = [&](const resptrace::Segment& x) { (*writer)->WriteSegment(x); };
+    w(k.Syn(next()));
+    w(k.SynAck(next()));
+    w(k.FromClient("", next()));
+    w(k.FromClient("*1\r\n$4\r\nPING\r\n", next()));
+    k.LoseFromClient(lost.size());  // the GET's segment is not in the capture
+    w(k.FromClient("*2\r\n$4\r\nECHO\r\n$2\r\nhi\r\n", next()));
+    w(k.FromServer("+PONG\r\n$-1\r\n$2\r\nhi\r\n", next()));
+    w(k.FromClient("", next(), resptrace::tcp_flags::kFin));
+    w(k.FromServer("", next(), resptrace::tcp_flags::kFin));
+    w(k.FromClient("", next()));
     ASSERT_TRUE((*writer)->Close().ok());
   }
   const RunResult r = RunResptrace({"-r", path, "-o", "json"});
