@@ -394,14 +394,33 @@ void Collector::ReleaseHeld(Connection& c, bool all) {
     }
     if (applied) continue;
     if (!all) return;
-    ApplyHeld(c, c.held_segments.front());
-    c.held_segments.erase(c.held_segments.begin());
+    GiveUpOne(c);
   }
 }
 
+size_t Collector::Stuck(const Connection& c) {
+  const std::vector<Held>& held = c.held_segments;
+  for (size_t i = 0; i < held.size(); ++i) {
+    const Reassembler& lacking = held[i].from_client ? c.to_client : c.to_server;
+    const uint32_t next = lacking.next_seq();
+    const auto carries_next = [&](const Held& h) {
+      const auto start = static_cast<int32_t>(h.seg.seq - next);
+      return h.from_client != held[i].from_client && start <= 0 &&
+             start + static_cast<int64_t>(h.payload.size()) > 0;
+    };
+    if (std::none_of(held.begin(), held.end(), carries_next)) return i;
+  }
+  return 0;
+}
+
+void Collector::GiveUpOne(Connection& c) {
+  const auto it = c.held_segments.begin() + static_cast<std::ptrdiff_t>(Stuck(c));
+  ApplyHeld(c, *it);
+  c.held_segments.erase(it);
+}
+
 void Collector::ReleaseOldest(Connection& c) {
-  ApplyHeld(c, c.held_segments.front());
-  c.held_segments.erase(c.held_segments.begin());
+  GiveUpOne(c);
   ReleaseHeld(c, false);
 }
 

@@ -1043,3 +1043,33 @@ TEST_F(CollectorTest, ANewConnectionOnAClosedFourTupleIsNotTakenForLate) {
 
 }  // namespace
 }  // namespace resptrace
+
+namespace resptrace {
+namespace {
+
+// Segments held back wait on each other: the client's acknowledgement of a reply, captured
+// before the reply, waits for it, and the reply waits for requests the capture lost. When
+// the waiting must end, the reply goes first, what it waits for lost; giving up the
+// acknowledgement first would report the captured reply as lost.
+TEST_F(CollectorTest, GivingUpHeldSegmentsLosesOnlyBytesNoneOfThemCarries) {
+  Collector c(options_, &sink_);
+  Conn k(V4(1, 50000), V4(2, 6379));
+  Open(c, k, 1);
+  const std::string lost = "*2\r\n$3\r\nGET\r\n$1\r\na\r\n";
+  c.OnSegment(k.FromClient("*1\r\n$4\r\nPING\r\n", 2));
+  k.LoseFromClient(lost.size());
+  const Segment reply = k.FromServer("+PONG\r\n$-1\r\n", 3);
+  const Segment ack = k.FromClient("", 4);
+  c.OnSegment(ack);    // captured before the reply it acknowledges: held back
+  c.OnSegment(reply);  // waits for the lost GET: held back
+  c.Finish();
+  ASSERT_EQ(sink_.seen.size(), 1u);
+  EXPECT_EQ(sink_.seen[0].cmd, "PING");
+  EXPECT_EQ(sink_.seen[0].reply, "PONG");
+  EXPECT_EQ(c.counters().reassembly.gap_bytes, lost.size());
+  ASSERT_EQ(sink_.gaps.size(), 1u);
+  EXPECT_TRUE(sink_.gaps[0].in_requests);
+}
+
+}  // namespace
+}  // namespace resptrace

@@ -137,9 +137,14 @@ class Collector {
   // Applies the segments held back that no longer wait, and with `all` the others too, each
   // once what it acknowledges is in or, when every one left waits, the oldest first.
   void ReleaseHeld(Connection& c, bool all);
-  // Applies the oldest segment held back, what it waits for lost, then those no longer
-  // waiting.
+  // Gives up one segment held back (GiveUpOne), then applies those no longer waiting.
   void ReleaseOldest(Connection& c);
+  // Applies the held segment Stuck() names, what it waits for lost.
+  void GiveUpOne(Connection& c);
+  // The held segment to give up waiting first: the oldest whose missing bytes no held
+  // segment carries (they were lost). Giving up one that waits for bytes held here, read
+  // out of order, would report captured bytes as lost.
+  static size_t Stuck(const Connection& c);
   // Feeds `seg` to the connection's reassemblers, parsers and session.
   void Apply(Connection& c, const Segment& seg, bool from_client);
   // Closes `c` if a reset or both FINs were applied; true when it did.
