@@ -29,6 +29,8 @@
 #include <string>
 #include <vector>
 
+#include <bpf/bpf.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -476,24 +478,20 @@ HeldBpf BpfHeldBy(pid_t pid) {
   return held;
 }
 
-// Ids of every BPF link or program in the system (`what`: "link" or "prog"). bpftool fails
-// when an object it has just listed goes away before it reads it, as other tests running in
-// parallel detach theirs: a few more tries, then the failure is real.
-std::set<uint32_t> SystemBpfIds(const std::string& what) {
-  const std::vector<std::string> argv = {"bpftool", "-j", what, "show"};
-  ProcessResult r = RunProcess(argv);
-  for (int attempt = 1; attempt < 5 && r.exit_status != 0; ++attempt) r = RunProcess(argv);
-  if (r.exit_status != 0) {
-    Fail(absl::StrCat(absl::StrJoin(argv, " "), " exited with ", r.exit_status, ": ", r.err));
-  }
-  std::set<uint32_t> ids;
-  for (const json& o : json::parse(r.out)) ids.insert(o.at("id").get<uint32_t>());
-  return ids;
-}
-
-std::vector<uint32_t> Intersection(const std::set<uint32_t>& a, const std::set<uint32_t>& b) {
+// Which of `ids` still exist as BPF links (or programs), asked of the kernel id by id: listing
+// every object with bpftool races with the other tests, whose objects go away under it.
+std::vector<uint32_t> Existing(const std::set<uint32_t>& ids, bool links) {
   std::vector<uint32_t> out;
-  std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(out));
+  for (const uint32_t id : ids) {
+    const int fd = links ? bpf_link_get_fd_by_id(id) : bpf_prog_get_fd_by_id(id);
+    if (fd >= 0) {
+      close(fd);
+      out.push_back(id);
+    } else if (errno != ENOENT) {
+      Fail(absl::StrCat("looking up BPF ", links ? "link " : "program ", id, ": ",
+                        std::strerror(errno)));
+    }
+  }
   return out;
 }
 
@@ -505,10 +503,17 @@ void ExpectNothingAttachedToLo(const NetNamespace& ns) {
   EXPECT_EQ(Check(ns.Exec({"tc", "filter", "show", "dev", "lo", "egress"})), "");
 }
 
-// After resptrace is gone, none of its links and programs exists any more.
+// After resptrace is gone, none of its links and programs exists any more. The kernel frees
+// them as the process's files close, which can finish just after the exit is reported: wait
+// for it, up to a bound.
 void ExpectReleased(const HeldBpf& held) {
-  EXPECT_THAT(Intersection(held.link_ids, SystemBpfIds("link")), ::testing::IsEmpty());
-  EXPECT_THAT(Intersection(held.prog_ids, SystemBpfIds("prog")), ::testing::IsEmpty());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while ((!Existing(held.link_ids, true).empty() || !Existing(held.prog_ids, false).empty()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    poll(nullptr, 0, 10);
+  }
+  EXPECT_THAT(Existing(held.link_ids, true), ::testing::IsEmpty());
+  EXPECT_THAT(Existing(held.prog_ids, false), ::testing::IsEmpty());
 }
 
 class CleanupTest : public ::testing::TestWithParam<std::string> {};
@@ -535,10 +540,8 @@ TEST_P(CleanupTest, NothingStaysAttachedAfterSigintOrKill) {
     // Only the programs the hook uses are loaded: tc ingress and egress, or xdp and tc egress.
     EXPECT_EQ(held.prog_ids.size(), 2u);
     // The checks below would see these ids if they were left.
-    EXPECT_THAT(Intersection(held.link_ids, SystemBpfIds("link")),
-                ::testing::ElementsAreArray(held.link_ids));
-    EXPECT_THAT(Intersection(held.prog_ids, SystemBpfIds("prog")),
-                ::testing::ElementsAreArray(held.prog_ids));
+    EXPECT_THAT(Existing(held.link_ids, true), ::testing::ElementsAreArray(held.link_ids));
+    EXPECT_THAT(Existing(held.prog_ids, false), ::testing::ElementsAreArray(held.prog_ids));
     if (backend == "xdp") {
       const json net = json::parse(Check(ns.Exec({"bpftool", "-j", "net", "show", "dev", "lo"})));
       ASSERT_EQ(net.at(0).at("xdp").size(), 1u) << net;
