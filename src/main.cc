@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #ifdef RESPTRACE_HAVE_EBPF
 #include "resptrace/bpf_capture.h"
 #endif
@@ -129,10 +130,12 @@ int64_t WallClockNs() {
 }
 
 // Runs a live source (LiveCapture or BpfCapture) into the collector until it is stopped
-// (Ctrl-C, SIGTERM, -c, --duration, a failed write), then prints the summary. `capture`
-// gives the summary's capture counters, `report` the source's own losses.
+// (Ctrl-C, SIGTERM, -c, --duration, a failed write), then prints the summary. `capturing`
+// names what is captured, `capture` gives the summary's capture counters, `report` the
+// source's own losses.
 template <typename Source>
-int RunLive(const Options& options, Source& source, resptrace::PcapWriter* writer,
+int RunLive(const Options& options, const std::string& capturing, Source& source,
+            resptrace::PcapWriter* writer,
             const std::function<resptrace::CaptureCounters()>& capture,
             const std::function<absl::Status()>& report) {
   SinkChain sinks(options, [&source] { source.Stop(); });
@@ -146,6 +149,9 @@ int RunLive(const Options& options, Source& source, resptrace::PcapWriter* write
   action.sa_flags = SA_RESETHAND;
   sigaction(SIGINT, &action, nullptr);
   sigaction(SIGTERM, &action, nullptr);
+  // Tests and scripts wait for this line: from here on, every packet is captured, and a
+  // SIGINT or SIGTERM stops the capture with its summary rather than killing the process.
+  std::fprintf(stderr, "resptrace: capturing on %s\n", capturing.c_str());
 
   const int64_t deadline_ns = options.duration_ns == 0 ? 0 : WallClockNs() + options.duration_ns;
   absl::Status run = source.Run(
@@ -206,10 +212,8 @@ int CaptureWithPcap(const Options& options) {
     writer = *std::move(w);
     source.WriteFramesTo(writer.get());
   }
-  // Tests and scripts wait for this line: from here on, every packet is captured.
-  std::fprintf(stderr, "resptrace: capturing on %s (libpcap)\n", source.interface().c_str());
   return RunLive(
-      options, source, writer.get(), [&source] { return source.counters(); },
+      options, absl::StrCat(source.interface(), " (libpcap)"), source, writer.get(), [&source] { return source.counters(); },
       [&source]() -> absl::Status {
         const absl::StatusOr<resptrace::KernelDrops> drops = source.Drops();
         if (!drops.ok()) return drops.status();
@@ -246,9 +250,8 @@ int CaptureWithBpf(const Options& options, resptrace::BpfCapture& source) {
     PrintError(writer.status());
     return 1;
   }
-  std::fprintf(stderr, "resptrace: capturing on %s (eBPF)\n", source.Describe().c_str());
   return RunLive(
-      options, source, writer->get(),
+      options, absl::StrCat(source.Describe(), " (eBPF)"), source, writer->get(),
       [&source] {
         const resptrace::BpfCaptureCounters k = source.Counters();
         resptrace::CaptureCounters c;
