@@ -12,7 +12,9 @@ constexpr uint32_t kSegmentSize = 1460;
 
 class Sum : public StreamConsumer {
  public:
-  void OnData(std::string_view bytes, int64_t) override { total += bytes.size(); }
+  void OnData(std::string_view bytes, int64_t, std::optional<uint32_t>) override {
+    total += bytes.size();
+  }
   void OnGap(uint64_t bytes, int64_t) override { total += bytes; }
   uint64_t total = 0;
 };

@@ -42,7 +42,7 @@ char Pattern(uint32_t seq) { return static_cast<char>((seq * 2654435761u) >> 24)
 // Checks each delivery against the pattern and keeps count of what came.
 class CheckingConsumer final : public StreamConsumer {
  public:
-  void OnData(std::string_view bytes, int64_t) override {
+  void OnData(std::string_view bytes, int64_t, std::optional<uint32_t>) override {
     for (size_t i = 0; i < bytes.size() && failure.empty(); ++i) {
       if (bytes[i] != Pattern(isn + static_cast<uint32_t>(offset + i))) {
         failure = absl::StrCat("wrong byte delivered at stream offset ", offset + i);

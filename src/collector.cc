@@ -14,8 +14,11 @@ class ParserFeed final : public StreamConsumer {
  public:
   ParserFeed(Parser* parser, Session* session, bool requests)
       : parser_(parser), session_(session), requests_(requests) {}
-  void OnData(std::string_view bytes, int64_t ts_ns) override {
+  void OnData(std::string_view bytes, int64_t ts_ns, std::optional<uint32_t> ack) override {
     last_data_ts_ns = ts_ns;
+    // A request is placed by what its client had when it sent it: the acknowledgement of
+    // the segment that carried it, which bytes held out of order keep until delivered.
+    if (requests_) session_->SetRequestAck(ack);
     parser_->Feed(bytes, ts_ns);
   }
   void OnGap(uint64_t bytes, int64_t ts_ns) override {

@@ -10,6 +10,10 @@ namespace {
 // a huge gap.
 constexpr uint32_t kMaxAckAhead = uint32_t{1} << 30;
 
+std::optional<uint32_t> AckOf(const Segment& seg) {
+  return seg.has(tcp_flags::kAck) ? std::optional<uint32_t>(seg.ack) : std::nullopt;
+}
+
 }  // namespace
 
 Reassembler::Reassembler(const ReassemblerLimits& limits, ReassemblyCounters* counters)
@@ -30,7 +34,7 @@ void Reassembler::Push(const Segment& seg, StreamConsumer& out) {
     ++counters_->segments;
     counters_->bytes_delivered += len;
     next_ += len;
-    out.OnData(seg.payload, seg.ts_ns);
+    out.OnData(seg.payload, seg.ts_ns, AckOf(seg));
     return;
   }
   PushSlow(seg, out);
@@ -66,12 +70,13 @@ void Reassembler::PushSlow(const Segment& seg, StreamConsumer& out) {
     if (captured_end > start) ForgetMissing(start, captured_end);
     seen = skip;
     if (start == next_) {
-      seen += DeliverInOrder(captured_end, static_cast<uint64_t>(end), data, seg.ts_ns, out);
+      seen += DeliverInOrder(captured_end, static_cast<uint64_t>(end), data, seg.ts_ns,
+                             AckOf(seg), out);
     } else {
       ++counters_->out_of_order;
-      if (captured_end > start) seen += Buffer(start, captured_end, data, seg.ts_ns);
+      if (captured_end > start) seen += Buffer(start, captured_end, data, seg.ts_ns, AckOf(seg));
       if (static_cast<uint64_t>(end) > captured_end) {
-        seen += Buffer(captured_end, static_cast<uint64_t>(end), nullptr, seg.ts_ns);
+        seen += Buffer(captured_end, static_cast<uint64_t>(end), nullptr, seg.ts_ns, AckOf(seg));
       }
       EnforceLimits(seg.ts_ns, out);
     }
@@ -85,7 +90,8 @@ void Reassembler::PushSlow(const Segment& seg, StreamConsumer& out) {
 }
 
 uint64_t Reassembler::DeliverInOrder(uint64_t captured_end, uint64_t end, const char* data,
-                                     int64_t ts_ns, StreamConsumer& out) {
+                                     int64_t ts_ns, std::optional<uint32_t> ack,
+                                     StreamConsumer& out) {
   const uint64_t start = next_;
   uint64_t seen = 0;
   size_t run = 0;  // runs before this one have been delivered
@@ -99,7 +105,7 @@ uint64_t Reassembler::DeliverInOrder(uint64_t captured_end, uint64_t end, const 
       } else {
         buffered_bytes_ -= p.len;
         counters_->bytes_delivered += p.len;
-        out.OnData(p.data, p.ts_ns);
+        out.OnData(p.data, p.ts_ns, p.ack);
       }
       next_ = run_end;
       continue;
@@ -109,7 +115,7 @@ uint64_t Reassembler::DeliverInOrder(uint64_t captured_end, uint64_t end, const 
     if (next_ < captured_end) {
       stop = std::min(stop, captured_end);
       counters_->bytes_delivered += stop - next_;
-      out.OnData(std::string_view(data + (next_ - start), stop - next_), ts_ns);
+      out.OnData(std::string_view(data + (next_ - start), stop - next_), ts_ns, ack);
     } else {
       // Missing bytes next in line: nothing can fill them before they are due.
       Gap(stop - next_, ts_ns, out);
@@ -125,7 +131,7 @@ uint64_t Reassembler::DeliverInOrder(uint64_t captured_end, uint64_t end, const 
 }
 
 void Reassembler::DrainPending(StreamConsumer& out) {
-  DeliverInOrder(next_, next_, nullptr, 0, out);
+  DeliverInOrder(next_, next_, nullptr, 0, std::nullopt, out);
 }
 
 size_t Reassembler::FirstRunEndingAfter(uint64_t offset) const {
@@ -135,7 +141,8 @@ size_t Reassembler::FirstRunEndingAfter(uint64_t offset) const {
   return static_cast<size_t>(it - pending_.begin());
 }
 
-uint64_t Reassembler::Buffer(uint64_t offset, uint64_t end, const char* data, int64_t ts_ns) {
+uint64_t Reassembler::Buffer(uint64_t offset, uint64_t end, const char* data, int64_t ts_ns,
+                             std::optional<uint32_t> ack) {
   uint64_t seen = 0;
   uint64_t pos = offset;
   size_t run = FirstRunEndingAfter(offset);
@@ -149,7 +156,7 @@ uint64_t Reassembler::Buffer(uint64_t offset, uint64_t end, const char* data, in
       continue;
     }
     const uint64_t stop = run < pending_.size() ? std::min(end, pending_[run].offset) : end;
-    Pending p{pos, stop - pos, ts_ns, {}};
+    Pending p{pos, stop - pos, ts_ns, ack, {}};
     if (data != nullptr) {
       p.data.assign(data + (pos - offset), stop - pos);
       buffered_bytes_ += p.len;
@@ -170,7 +177,7 @@ void Reassembler::ForgetMissing(uint64_t offset, uint64_t end) {
       ++run;
     } else if (p.offset < offset && run_end > end) {  // split around the range
       p.len = offset - p.offset;
-      Pending after{end, run_end - end, p.ts_ns, {}};
+      Pending after{end, run_end - end, p.ts_ns, p.ack, {}};
       pending_.insert(pending_.begin() + static_cast<ptrdiff_t>(run) + 1, std::move(after));
       return;
     } else if (p.offset < offset) {

@@ -19,10 +19,11 @@ using ::testing::IsEmpty;
 // "G<offset>:<length>".
 class Recorder : public StreamConsumer {
  public:
-  void OnData(std::string_view bytes, int64_t ts_ns) override {
+  void OnData(std::string_view bytes, int64_t ts_ns, std::optional<uint32_t> ack) override {
     EXPECT_FALSE(bytes.empty());
     events.push_back("D" + std::to_string(offset) + ":" + std::string(bytes));
     data_ptrs.push_back(bytes.data());
+    acks.push_back(ack);
     last_ts = ts_ns;
     offset += bytes.size();
   }
@@ -34,6 +35,7 @@ class Recorder : public StreamConsumer {
   }
   std::vector<std::string> events;
   std::vector<const char*> data_ptrs;
+  std::vector<std::optional<uint32_t>> acks;
   uint64_t offset = 0;
   int64_t last_ts = 0;
 };
@@ -89,6 +91,23 @@ TEST_F(ReassemblerTest, InOrderDataIsDeliveredAtOnceAsAViewIntoThePayload) {
   EXPECT_EQ(c.out_of_order + c.retransmitted + c.overlapping + c.overlap_bytes + c.gaps +
                 c.gap_bytes + c.buffer_overflows,
             0u);
+}
+
+// Bytes held out of order keep the acknowledgement of the segment that carried them: what the
+// sender had received when it sent them, not what the segment that filled the hole says.
+TEST_F(ReassemblerTest, EachDeliveryCarriesItsOwnSegmentsAcknowledgement) {
+  Open();
+  Segment later = Seg(kIsn + 3, "def");
+  later.ack = 70;
+  Segment first = Seg(kIsn, "abc");
+  first.ack = 90;  // a retransmission, sent after the client had more
+  Segment bare = Seg(kIsn + 6, "g", tcp_flags::kPsh);  // no ACK flag
+  r.Push(later, out);
+  r.Push(first, out);
+  r.Push(bare, out);
+  EXPECT_THAT(out.events, ElementsAre("D0:abc", "D3:def", "D6:g"));
+  EXPECT_THAT(out.acks, ElementsAre(std::optional<uint32_t>(90), std::optional<uint32_t>(70),
+                                    std::nullopt));
 }
 
 TEST_F(ReassemblerTest, SynSetsTheIsnAndItsOwnDataStartsAfterIt) {
@@ -235,7 +254,7 @@ TEST_F(ReassemblerTest, SequenceNumbersWrapAroundTwoToThe32) {
 // Counts instead of recording: for streams longer than 4 GiB.
 class Counter : public StreamConsumer {
  public:
-  void OnData(std::string_view bytes, int64_t) override {
+  void OnData(std::string_view bytes, int64_t, std::optional<uint32_t>) override {
     if (!bytes.empty() && bytes.front() != 'x') last_marker = bytes;
     offset += bytes.size();
   }
@@ -544,7 +563,7 @@ struct Replay {
 class Checker : public StreamConsumer {
  public:
   explicit Checker(Replay* replay) : replay_(replay) {}
-  void OnData(std::string_view bytes, int64_t) override {
+  void OnData(std::string_view bytes, int64_t, std::optional<uint32_t>) override {
     replay_->delivered.append(bytes);
     replay_->gap.resize(replay_->delivered.size(), false);
   }

@@ -6,6 +6,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -82,6 +83,7 @@ class Reassembler {
     uint64_t offset;   // stream offset of the run's first byte
     uint64_t len;      // bytes the run covers
     int64_t ts_ns;     // capture time of the segment that carried them
+    std::optional<uint32_t> ack;  // that segment's acknowledgement
     std::string data;  // the `len` bytes, or empty when they are known missing
   };
   // Offset of the FIN while none has been seen.
@@ -98,11 +100,12 @@ class Reassembler {
   // rest up to `end` are missing. Then drains the buffered runs that follow. Returns how
   // many of the new bytes were already buffered.
   uint64_t DeliverInOrder(uint64_t captured_end, uint64_t end, const char* data, int64_t ts_ns,
-                          StreamConsumer& out);
+                          std::optional<uint32_t> ack, StreamConsumer& out);
   void DrainPending(StreamConsumer& out);
   // Buffers the parts of [offset, end) not covered by a run yet; `data` holds their bytes,
   // or is null for missing bytes. Returns how many bytes were covered already.
-  uint64_t Buffer(uint64_t offset, uint64_t end, const char* data, int64_t ts_ns);
+  uint64_t Buffer(uint64_t offset, uint64_t end, const char* data, int64_t ts_ns,
+                  std::optional<uint32_t> ack);
   // Drops missing-byte runs within [offset, end): real bytes for that range have arrived.
   void ForgetMissing(uint64_t offset, uint64_t end);
   // Index of the first run ending after `offset`.

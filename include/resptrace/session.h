@@ -9,6 +9,7 @@
 #define RESPTRACE_SESSION_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -110,10 +111,11 @@ class Session {
   // commands it leaves without a reply).
   void WriteGap(bool in_requests, uint64_t bytes, int64_t ts_ns);
 
-  // The acknowledgement carried by the client's segment now being parsed.
-  void SetRequestAck(uint32_t ack) {
-    request_ack_ = ack;
-    has_request_ack_ = true;
+  // The acknowledgement carried by the client's segment whose bytes are now being parsed
+  // (none: not known).
+  void SetRequestAck(std::optional<uint32_t> ack) {
+    request_ack_ = ack.value_or(0);
+    has_request_ack_ = ack.has_value();
   }
   // A server segment with payload: its acknowledgement, and the sequence number after it.
   // The highest of each is kept: a segment captured out of order comes after later ones.
