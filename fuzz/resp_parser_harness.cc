@@ -285,7 +285,10 @@ absl::Status CheckSession(uint8_t options, const RespLimits& limits,
       if (mid_stream) session.SetReplyAck(ack);
       server_before = server_end;
       server_end += len;
-      if (len != 0) session.NoteServerData(ack, kServerIsn + static_cast<uint32_t>(server_end));
+      if (len != 0) {
+        session.NoteServerData(ack, kServerIsn + static_cast<uint32_t>(server_before),
+                               kServerIsn + static_cast<uint32_t>(server_end));
+      }
       if (c.gap != 0) {
         replies.OnGap(c.gap, ts);
       } else {

@@ -442,7 +442,10 @@ void Collector::ReleaseOldest(Connection& c) {
     if (!c.request_seq_base_known) c.session.SetRequestSeqBase(c.to_server.OffsetZeroSeq(seg));
     if (c.session.decoding()) c.to_server.Push(seg, c.request_feed);
     c.NoteRequestSeqBase();
-    if (seg.has(tcp_flags::kFin)) c.client_fin = true;
+    if (seg.has(tcp_flags::kFin)) {
+      c.client_fin = true;
+      c.session.NoteFin(true);
+    }
   } else {
     if (has_ack) {
       if (c.session.decoding()) c.to_server.OnPeerAck(seg.ack, seg.ts_ns, c.request_feed);
@@ -450,10 +453,16 @@ void Collector::ReleaseOldest(Connection& c) {
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
       if (!c.handshake_seen) c.session.SetReplyAck(seg.ack);
-      if (seg.payload_len != 0) c.session.NoteServerData(seg.ack, seg.seq + seg.payload_len);
+      if (seg.payload_len != 0 || seg.has(tcp_flags::kFin)) {
+        const uint32_t fin = seg.has(tcp_flags::kFin) ? 1 : 0;
+        c.session.NoteServerData(seg.ack, seg.seq, seg.seq + seg.payload_len + fin);
+      }
     }
     if (c.session.decoding()) c.to_client.Push(seg, c.reply_feed);
-    if (seg.has(tcp_flags::kFin)) c.server_fin = true;
+    if (seg.has(tcp_flags::kFin)) {
+      c.server_fin = true;
+      c.session.NoteFin(false);
+    }
   }
   if (seg.has(tcp_flags::kRst)) c.reset = true;
 }

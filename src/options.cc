@@ -106,6 +106,9 @@ connections:
                            declared out of step (default 10000); also the records a
                            transaction (MULTI) holds until EXEC, past which they are
                            written without their results
+  --max-unproven N         commands kept per connection while it is out of step, waiting
+                           for a proof of step to pair them (default 32): past it the
+                           oldest is reported unmatched at once
   --max-flows N            connections tracked at once (default 100000, about 3.5 KiB
                            each at rest); a new one ends the least recently active, whose
                            waiting commands are reported as evicted
@@ -260,6 +263,11 @@ absl::StatusOr<Options> ParseOptions(int argc, char** argv) {
       absl::StatusOr<uint64_t> n = need_uint(10ull * 365 * 86400);
       if (!n.ok()) return n.status();
       o.collector.idle_timeout_ns = static_cast<int64_t>(*n) * 1'000'000'000;
+    } else if (arg == "--max-unproven") {
+      absl::StatusOr<uint64_t> n = need_uint(1u << 30);
+      if (!n.ok()) return n.status();
+      if (*n == 0) return Bad(arg, "0", "at least 1");
+      o.collector.session.max_unproven = static_cast<uint32_t>(*n);
     } else if (arg == "--max-pending") {
       absl::StatusOr<uint64_t> n = need_uint(1u << 30);
       if (!n.ok()) return n.status();

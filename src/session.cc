@@ -45,8 +45,26 @@ void ErrorCounts::Count(std::string_view prefix) {
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
-  proven_in_step_ = s_.desynced_ && s_.request_parser_ != nullptr &&
-                    s_.InStepAt(s_.request_parser_->message_offset());
+  if (s_.request_parser_ != nullptr) {
+    const uint64_t offset = s_.request_parser_->message_offset();
+    s_.lockstep_ = s_.LastRequestAnsweredAlone(offset) ? s_.lockstep_ + 1 : 0;
+    proven_in_step_ = s_.desynced_ && s_.lockstep_ >= kLockstepProof;
+  }
+  // This request, for the exchange it begins: alone if nothing was sent, skipped or lost
+  // since the server last sent data, all of which the client had (before the server's
+  // first data, settled when that comes).
+  const bool nothing_between = s_.requests_since_server_data_ == 0 &&
+                               s_.request_parser_ != nullptr &&
+                               s_.request_parser_->message_offset() == s_.requests_end_offset_;
+  s_.last_request_alone_ =
+      nothing_between && (s_.server_spoke_ ? s_.ClientHadAllReplies() &&
+                                                 s_.reply_parser_ != nullptr &&
+                                                 s_.reply_parser_->at_boundary()
+                                           : s_.has_request_ack_);
+  s_.last_request_ack_ = s_.request_ack_;
+  s_.replies_at_last_request_ = s_.replies_;
+  s_.last_request_expected_ = 0;
+  ++s_.requests_since_server_data_;
   reading_name_ = s_.desynced_ || s_.joining_;
   inline_ = inline_command;
   name_ok_ = false;
@@ -57,6 +75,9 @@ void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
 }
 
 void Session::RequestSide::OnMessageEnd(int64_t ts_ns, uint64_t wire_bytes) {
+  if (s_.request_parser_ != nullptr) {
+    s_.requests_end_offset_ = s_.request_parser_->message_offset() + wire_bytes;
+  }
   Pending& p = s_.Waiting(s_.waiting_);
   Message& m = p.request;
   if (s_.not_resp_) {
@@ -244,35 +265,52 @@ bool Session::StartsSafely(std::string_view name) {
 }
 
 bool Session::InStepAt(uint64_t request_offset) const {
-  // Redis answers the commands it has read before it next waits for input, so when the
-  // server last sent data it had answered every command it then had, unless one blocks.
   // The request is in step when the server had every byte sent before it when it last
-  // sent, and the client had every byte of that (whole replies) before sending it. A
-  // command blocked from before the capture began is what this cannot see.
-  if (!server_spoke_ || !has_request_ack_ || reply_parser_ == nullptr ||
-      !reply_parser_->at_boundary()) {
+  // sent, and the client had every byte of that (whole replies), and no more, before
+  // sending it. Bytes the client had that the capture has not (yet) shown may be replies
+  // to commands before it. Not enough alone: the server's kernel acknowledges bytes the
+  // server has yet to read (Redis reads 16 KiB at a time), so the client must also be seen
+  // to wait for each reply (LastRequestAnsweredAlone). A command blocked from before the
+  // capture began is what this cannot see.
+  if (!ClientHadAllReplies() || reply_parser_ == nullptr || !reply_parser_->at_boundary()) {
     return false;
   }
   const uint32_t start = request_seq_base_ + static_cast<uint32_t>(request_offset);
-  return static_cast<int32_t>(request_ack_ - server_data_end_) >= 0 &&
-         static_cast<int32_t>(server_data_ack_ - start) >= 0;
+  return static_cast<int32_t>(server_data_ack_ - start) >= 0;
+}
+
+bool Session::ClientHadAllReplies() const {
+  return server_spoke_ && has_request_ack_ && request_ack_ == server_data_end_;
+}
+
+bool Session::LastRequestAnsweredAlone(uint64_t next_offset) const {
+  return last_request_alone_ && last_request_expected_ != 0 &&
+         replies_ - replies_at_last_request_ == last_request_expected_ && InStepAt(next_offset);
 }
 
 void Session::ProveInStep() {
   // Every command sent before the proof point is answered, and the server answers in
   // order: the last replies, as many as the commands waiting, are theirs, whatever came
-  // before them.
-  if (HeldRepliesFit()) {
-    while (waiting_ != 0) {
-      Pending& p = Waiting(0);
-      Message* answer = nullptr;
-      for (uint32_t i = 0; i < Expected(p); ++i) {
-        answer = subscriptions_.Answer(p.pubsub, held_info_[HeldIndex(0)].seen, HeldReply(0));
-        PopHeld();
-      }
-      Emit(p, answer, NoReply::kAnswered);
-      PopFront();
+  // before them. Counted back from the last, up to the first that does not fit: a reply
+  // that cannot be its command's shows the replies misread there (after a gap), and the
+  // commands before it are left unmatched.
+  const size_t fitting = FittingFrom();
+  for (size_t i = 0; i < fitting; ++i) {
+    for (uint32_t n = Expected(Waiting(0)); n != 0; --n) {
+      ++counters_->orphan_replies;
+      PopHeld();
     }
+    EmitOldestUnanswered(NoReply::kDesync);
+  }
+  while (waiting_ != 0) {
+    Pending& p = Waiting(0);
+    Message* answer = nullptr;
+    for (uint32_t i = 0; i < Expected(p); ++i) {
+      answer = subscriptions_.Answer(p.pubsub, held_info_[HeldIndex(0)].seen, HeldReply(0));
+      PopHeld();
+    }
+    Emit(p, answer, NoReply::kAnswered);
+    PopFront();
   }
   DropHeld(NoReply::kDesync);
   ++counters_->realigned;
@@ -297,19 +335,33 @@ uint32_t Session::RepliesExpected(const Pending& p, bool silent) const {
   return 1;
 }
 
-bool Session::HeldRepliesFit() const {
+void Session::ExpireOldestUnproven() {
+  held_expected_ -= Expected(Waiting(0));
+  while (held_replies_ > held_expected_) {
+    ++counters_->orphan_replies;
+    PopHeld();
+  }
+  EmitOldestUnanswered(NoReply::kDesync);
+}
+
+size_t Session::FittingFrom() const {
   // A pub/sub command's replies are confirmations of its kind, and no other command's are.
-  size_t r = 0;
-  for (size_t i = 0; i < waiting_; ++i) {
+  size_t r = held_replies_;
+  for (size_t i = waiting_; i-- != 0;) {
     const Pending& p = queue_[(head_ + i) & (queue_.size() - 1)];
     const PubSub want = IsConfirmation(p.pubsub.kind) ? p.pubsub.kind : PubSub::kNone;
-    for (uint32_t n = 0; n < Expected(p); ++n, ++r) {
-      const HeldInfo& h = held_info_[(held_head_ + r) & (held_.size() - 1)];
-      if ((IsConfirmation(h.seen.kind) ? h.seen.kind : PubSub::kNone) != want) return false;
-      if (h.has_ack && SentBefore(h.ack, p)) return false;
+    const uint32_t expected = Expected(p);
+    if (expected > r) return i + 1;
+    for (uint32_t n = 0; n < expected; ++n) {
+      const HeldInfo& h = held_info_[HeldIndex(r - expected + n)];
+      if ((IsConfirmation(h.seen.kind) ? h.seen.kind : PubSub::kNone) != want ||
+          (h.has_ack && SentBefore(h.ack, p))) {
+        return i + 1;
+      }
     }
+    r -= expected;
   }
-  return true;
+  return 0;
 }
 
 bool Session::SentBefore(uint32_t ack, const Pending& p) const {
@@ -496,6 +548,7 @@ void Session::OnRequest(ReplyControl control) {
   if (control == ReplyControl::kMonitor) monitor_sent_ = true;
   if (control == ReplyControl::kReset) monitor_sent_ = false;
   const bool silent = reply_mode_.RunSilently(control) || repeat_monitor;
+  last_request_expected_ = RepliesExpected(Waiting(waiting_), silent);
   if (control == ReplyControl::kMonitor && silent && !repeat_monitor) {
     // Run while replies are off: no +OK, but the lines come once replies are on again.
     monitoring_ = true;
@@ -514,6 +567,10 @@ void Session::OnRequest(ReplyControl control) {
     // Out of step, a command waits to be proven in step, unless the count of its replies
     // is unknown: then it and those before it are reported unmatched.
     const uint32_t expected = RepliesExpected(p, silent);
+    while (expected != 0 && waiting_ != 0 && waiting_ >= options_.max_unproven) {
+      ++counters_->unproven_overflows;
+      ExpireOldestUnproven();
+    }
     if (waiting_ < options_.max_pending && expected != 0 &&
         held_expected_ + expected <= options_.max_pending) {
       p.control = control;
@@ -579,6 +636,7 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
   const PubSubReply seen = reply_side_.pubsub();
   if (desynced_ && IsConfirmation(seen.kind) && held_expected_ != 0) {
     // Out of step, a confirmation may be a waiting command's: the count decides.
+    ++replies_;
     HoldReply(reply, seen);
     return;
   }
@@ -589,6 +647,9 @@ void Session::OnReply(Message& reply, bool has_ack, uint32_t ack) {
     WritePush(reply);
     return;
   }
+  // A reply left over from a run of confirmations comes here twice: counted twice, it
+  // only stops an exchange from counting as answered alone.
+  ++replies_;
   if (in_step_pending_ == 0) {
     // Every command sent before a request-side gap is answered: this reply answers one lost
     // in the gap, or one sent after it.
@@ -639,6 +700,8 @@ uint64_t Session::RequestEndLowerBound() const {
 
 void Session::OnRequestLost() {
   after_gap_index_ = requests_;
+  lockstep_ = 0;
+  last_request_alone_ = false;
   if (desynced_) {  // commands went missing: the count of replies proves nothing now
     DropHeld(NoReply::kGap);
     return;
@@ -672,9 +735,15 @@ void Session::AwaitProofAfterRequestGap() {
   if (expected > options_.max_pending) uncounted = waiting_;
   for (; uncounted != 0; --uncounted) EmitOldestUnanswered(NoReply::kDesync);
   held_expected_ = waiting_ != 0 ? expected : 0;
+  while (waiting_ > options_.max_unproven) {
+    ++counters_->unproven_overflows;
+    ExpireOldestUnproven();
+  }
 }
 
 void Session::Desync(NoReply why) {
+  lockstep_ = 0;
+  last_request_alone_ = false;
   if (!desynced_) ++counters_->desyncs;
   desynced_ = true;
   in_step_pending_ = SIZE_MAX;
@@ -685,13 +754,27 @@ void Session::Desync(NoReply why) {
 }
 
 void Session::Close(NoReply why) {
+  // Both FINs seen, the client's first (whatever ended the connection here: segments held
+  // back are applied at the end of the capture).
+  const bool closed_by_client = client_closed_first_ && server_fin_;
   // After QUIT's +OK the server closes: what was sent after it is never answered, whichever
   // way the capture saw the connection end.
   if (quit_) why = NoReply::kClosed;
-  // Out of step, the end of the client's stream may be the proof point its commands wait for.
+  // Out of step, the end of the client's stream may be the proof point its commands wait
+  // for. When the client closed first and the server closed after it, the server answered
+  // every command it had before it read the end of the stream (Redis reads it last), and
+  // its last reply came before its FIN: the last replies are theirs, however the client
+  // pipelined. Otherwise (the capture or the server ended it) the last exchange must show
+  // the client waiting, ending at the end of the stream (or at the request cut short).
   if (desynced_ && waiting_ != 0 && request_parser_ != nullptr && held_replies_ == held_expected_ &&
-      InStepAt(request_side_.in_request() ? request_parser_->message_offset() : request_parser_->consumed())) {
-    ProveInStep();
+      reply_parser_ != nullptr && reply_parser_->at_boundary()) {
+    const bool proven =
+        closed_by_client ||
+        (request_side_.in_request()
+             ? lockstep_ >= kLockstepProofAtEnd && InStepAt(request_parser_->message_offset())
+             : lockstep_ + (LastRequestAnsweredAlone(request_parser_->consumed()) ? 1 : 0) >=
+                   kLockstepProofAtEnd);
+    if (proven) ProveInStep();
   }
   if (desynced_) why = NoReply::kDesync;
   request_side_.EndInsideRequest();

@@ -24,6 +24,7 @@ std::vector<std::pair<const char*, uint64_t>> AnomalyCounters(const Summary& s) 
       {"connections out of step", c.session.desyncs},
       {"commands pending past --max-pending", c.session.pending_overflows},
       {"transactions past --max-pending, not linked", c.session.transaction_overflows},
+      {"commands out of step past --max-unproven", c.session.unproven_overflows},
       {"streams that ended inside a message", c.cut_messages},
       {"holes given up at 1024 segments held out of order", c.reassembly.buffer_overflows},
       {"connections past --max-flow-bytes", c.flow_bytes_hits},

@@ -879,12 +879,14 @@ void CheckMutant(const GroundTruth& g, const std::vector<Fed>& feed, bool reorde
       const Framed& request = req.messages[t.request];
       SCOPED_TRACE(absl::StrCat("command ", j, " of ", client, ": ", Describe(want)));
       // Every loss that can leave the connection out of step before this command's reply.
-      // A joined connection pairs only once a later request proves it in step: a loss
-      // anywhere can take that proof away.
+      // A joined connection pairs only once later exchanges prove it in step: a loss
+      // anywhere can take that proof away, even one inside a value (a message cut by it
+      // cannot be told from a reply, and a proof counts every reply of an exchange).
       const uint64_t reply_end = t.replies.empty() || !c.handshake ? UINT64_MAX : t.reply_end;
       const uint64_t request_end = c.handshake ? request.range.end : UINT64_MAX;
       const bool may_lose_step =
           loss.handshake_lost ||
+          (!c.handshake && (!loss.lost[0].empty() || !loss.lost[1].empty())) ||
           (!loss.hard[0].empty() && loss.hard[0].front().begin < request_end) ||
           (!loss.hard[1].empty() && loss.hard[1].front().begin < reply_end);
       const bool request_hard = Overlaps(loss.hard[0], request.range);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -780,15 +781,24 @@ std::vector<std::string> ZeekPublished(const std::string& rel) {
 
 // The server data of one connection, in record order: each command's confirmations, and
 // each push.
+// What the server sent `client`, pushes and confirmations, in the order it sent them: a
+// command's record may be written after pushes that came later (it waits for its
+// transaction, or for a proof of step), so the order is the server's, from the stamps.
 std::vector<std::string> ServerData(const std::vector<json>& records, const std::string& client) {
-  std::vector<std::string> out;
+  std::vector<std::pair<int64_t, std::string>> sent;
+  const auto us = [](const json& ts) { return std::llround(ts.get<double>() * 1e6); };
   for (const json& r : records) {
     if (r["client"] != client) continue;
-    if (r["type"] == "push") out.push_back(ZeekRender(r["reply"]));
+    if (r["type"] == "push") sent.emplace_back(us(r["ts"]), ZeekRender(r["reply"]));
     if (r.contains("replies")) {
-      for (const json& c : r["replies"]) out.push_back(ZeekRender(c));
+      const int64_t at = us(r["ts"]) + r["latency_us"].get<int64_t>();
+      for (const json& c : r["replies"]) sent.emplace_back(at, ZeekRender(c));
     }
   }
+  std::stable_sort(sent.begin(), sent.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::vector<std::string> out;
+  for (auto& [at, value] : sent) out.push_back(std::move(value));
   return out;
 }
 
@@ -851,9 +861,18 @@ TEST(ZeekBaselineTest, PubSubResp2SpicyRedis) {
   EXPECT_EQ(CommandLines(records, subscriber),
             std::vector<std::string>{"SUBSCRIBE my_channel -> [subscribe, my_channel, 1]"});
   // The capture joined the connection mid-stream: the SUBSCRIBE is proven in step only when
-  // the client closes, having had every byte the server sent, so its record comes last.
+  // the client closes, having had every byte the server sent, so its record comes last,
+  // after the message's push that the server sent after its confirmation.
   EXPECT_EQ(ServerData(records, subscriber),
-            (std::vector<std::string>{"[message, my_channel, hello :)]", "[subscribe, my_channel, 1]"}));
+            (std::vector<std::string>{"[subscribe, my_channel, 1]",
+                                      "[message, my_channel, hello :)]"}));
+  std::vector<json> subscribers;
+  for (const json& r : records) {
+    if (r["client"] == subscriber) subscribers.push_back(r);
+  }
+  ASSERT_EQ(subscribers.size(), 2u);
+  EXPECT_EQ(subscribers[0]["type"], "push");
+  EXPECT_EQ(subscribers[1]["cmd"], "SUBSCRIBE");
 }
 
 TEST(ZeekBaselineTest, PubSubResp3) {

@@ -43,6 +43,14 @@ TEST(OptionsLimitsTest, ValuesElementsAndPending) {
               HasSubstr("bad value '0' for --max-pending: at least 1"));
 }
 
+TEST(OptionsLimitsTest, CommandsWaitingForAProofOfStep) {
+  EXPECT_EQ(Parse({})->collector.session.max_unproven, 32u);
+  EXPECT_EQ(Parse({"--max-unproven", "7"})->collector.session.max_unproven, 7u);
+  EXPECT_THAT(Parse({"--max-unproven", "0"}).status().message(),
+              HasSubstr("bad value '0' for --max-unproven: at least 1"));
+  EXPECT_THAT(UsageText(), HasSubstr("--max-unproven N"));
+}
+
 TEST(OptionsLimitsTest, FlowsAndBytesHeld) {
   const Options defaults = *Parse({});
   EXPECT_EQ(defaults.collector.max_flows, 100000u);

@@ -66,6 +66,7 @@ struct SessionCounters {
   uint64_t pending_overflows = 0; // times max_pending commands were waiting and one more came:
                                   // those waiting were reported unmatched
   uint64_t transaction_overflows = 0;  // transactions written unlinked past max_pending
+  uint64_t unproven_overflows = 0;  // commands out of step reported unmatched past max_unproven
   ErrorCounts errors;             // error replies paired with a command
 };
 
@@ -73,6 +74,10 @@ struct SessionOptions {
   MessageLimits message;
   uint32_t max_pending = 10000;  // commands awaiting a reply per connection, and held in
                                  // a transaction until its end
+  // Out of step, the latest commands waiting for a proof (with as many replies held): a
+  // proof pairs the latest ones, and a client that pipelines may give one only when it
+  // closes. Past it, the oldest is reported unmatched at once.
+  uint32_t max_unproven = 32;
 };
 
 class Session {
@@ -119,10 +124,15 @@ class Session {
   }
   // A server segment with payload: its acknowledgement, and the sequence number after it.
   // The highest of each is kept: a segment captured out of order comes after later ones.
-  void NoteServerData(uint32_t ack, uint32_t seq_end) {
+  // A FIN counts as a byte at the end (the peer acknowledges it as one).
+  void NoteServerData(uint32_t ack, uint32_t seq, uint32_t seq_end) {
+    // Joined mid-stream, a request sent before the server's first data in the capture was
+    // sent with every reply in if it acknowledged where that data starts.
+    if (!server_spoke_ && last_request_ack_ != seq) last_request_alone_ = false;
     if (!server_spoke_ || static_cast<int32_t>(ack - server_data_ack_) > 0) server_data_ack_ = ack;
     if (!server_spoke_ || static_cast<int32_t>(seq_end - server_data_end_) > 0) server_data_end_ = seq_end;
     server_spoke_ = true;
+    requests_since_server_data_ = 0;
   }
 
   // The acknowledgement number carried by a server segment, and the client stream's
@@ -139,6 +149,12 @@ class Session {
   // While set, messages that complete were cut short by the end of their stream (the
   // collector completes them with missing bytes) and are marked so.
   void set_cutting_short(bool on) { cutting_short_ = on; }
+
+  // A FIN from the client (or the server): its stream ends there.
+  void NoteFin(bool from_client) {
+    if (from_client && !server_fin_) client_closed_first_ = true;
+    if (!from_client) server_fin_ = true;
+  }
 
   // The connection ended: every command still waiting is reported with `why`, a request
   // the stream ended inside of included (marked cut short).
@@ -310,6 +326,12 @@ class Session {
   // True when no command sent before the request at `request_offset` of the client's
   // stream can still be waiting for its reply, as far as the capture shows.
   bool InStepAt(uint64_t request_offset) const;
+  // The client had every byte the server sent, as far as the capture shows, when it sent
+  // the bytes now parsed.
+  bool ClientHadAllReplies() const;
+  // The last request was sent alone and answered alone before the client's next bytes
+  // (at `next_offset`): one exchange of a client that waits for each reply.
+  bool LastRequestAnsweredAlone(uint64_t next_offset) const;
   // The connection does not speak RESP: nothing of it is decoded or reported.
   void StopDecoding();
   // A desynced connection is proven in step at the request being completed: the commands
@@ -322,9 +344,13 @@ class Session {
   static uint32_t Expected(const Pending& p) {
     return IsConfirmation(p.pubsub.kind) ? p.pubsub.channels : 1;
   }
-  // The held replies are what the waiting commands expect, kind for kind, each begun after
-  // the server had its command.
-  bool HeldRepliesFit() const;
+  // Out of step, the oldest command waiting for a proof is reported unmatched, and the
+  // replies held for it let go.
+  void ExpireOldestUnproven();
+  // The first of the waiting commands from which on each fits the held replies counted
+  // back from the last (waiting_ when the last does not): what it expects, kind for kind,
+  // each begun after the server had it.
+  size_t FittingFrom() const;
   // True when a reply begun with acknowledgement `ack` was sent before the server had all
   // of `p`'s request.
   bool SentBefore(uint32_t ack, const Pending& p) const;
@@ -420,6 +446,24 @@ class Session {
   uint32_t server_data_ack_ = 0;
   uint32_t server_data_end_ = 0;
   bool server_spoke_ = false;
+  // A client that pipelines can be any number of replies behind, and the server's
+  // acknowledgement says what its kernel had, not what it has answered: a proof needs
+  // the client to have waited for each reply, exchange after exchange.
+  uint64_t replies_ = 0;                  // replies to commands (not pushes) parsed
+  uint64_t replies_at_last_request_ = 0;  // when the last request began
+  uint32_t last_request_expected_ = 0;    // replies the last request gets; 0 if not known
+  bool last_request_alone_ = false;  // sent with every reply in, no other request since
+  uint32_t last_request_ack_ = 0;       // the client's acknowledgement when it sent it
+  uint64_t requests_end_offset_ = 0;    // where the last request ended
+  uint32_t requests_since_server_data_ = 0;
+  uint32_t lockstep_ = 0;  // exchanges in a row, since the last loss, that were so
+  bool server_fin_ = false;
+  bool client_closed_first_ = false;  // its FIN came before the server's
+  // Exchanges in a row a proof needs. One can pass by chance: a client with two commands
+  // in flight, the server reading one while the next arrives, looks the same. The end of
+  // the client's stream needs one: no exchange can come after it.
+  static constexpr uint32_t kLockstepProof = 2;
+  static constexpr uint32_t kLockstepProofAtEnd = 1;
   // Out of step: the replies since the waiting commands were sent, oldest first, at most
   // as many as they expect, in a ring of a power of two slots that only grows.
   std::vector<Message> held_;
