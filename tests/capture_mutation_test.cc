@@ -1140,8 +1140,18 @@ class Mutator {
   void Truncate(size_t n) {
     for (size_t k = 0; k < n; ++k) {
       const size_t at = Pick([&](size_t i) { return Mutable(i) && feed_[i].captured != 0; });
-      if (at != SIZE_MAX)
-        feed_[at].captured = static_cast<uint32_t>(Uniform(0, feed_[at].captured - 1));
+      if (at == SIZE_MAX) continue;
+      const uint32_t keep = static_cast<uint32_t>(Uniform(0, feed_[at].captured - 1));
+      // A cut is the capture's, as a snaplen's: the capture's retransmissions of the same
+      // bytes are cut alike. (One cut alone loses its bytes when they are next in line, a
+      // later whole copy notwithstanding: docs/records.md.)
+      const Segment& cut = g_.packets[feed_[at].packet].seg;
+      for (Fed& f : feed_) {
+        const Segment& s = g_.packets[f.packet].seg;
+        if (s.flow == cut.flow && s.seq == cut.seq && s.payload_len == cut.payload_len) {
+          f.captured = std::min(f.captured, keep);
+        }
+      }
     }
   }
   void Snaplen() {
