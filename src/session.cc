@@ -45,24 +45,27 @@ void ErrorCounts::Count(std::string_view prefix) {
 
 void Session::RequestSide::OnMessageBegin(int64_t ts_ns, bool inline_command) {
   in_request_ = true;
-  if (s_.request_parser_ != nullptr) {
+  proven_in_step_ = false;
+  // Exchanges count only out of step (a loss resets them): in step, nothing is evaluated.
+  if (s_.desynced_ && s_.request_parser_ != nullptr) {
     const uint64_t offset = s_.request_parser_->message_offset();
     s_.lockstep_ = s_.LastRequestAnsweredAlone(offset) ? s_.lockstep_ + 1 : 0;
-    proven_in_step_ = s_.desynced_ && s_.lockstep_ >= kLockstepProof;
+    proven_in_step_ = s_.lockstep_ >= kLockstepProof;
+    // This request, for the exchange it begins: alone if nothing was sent, skipped or lost
+    // since the server last sent data, all of which the client had (before the server's
+    // first data, settled when that comes).
+    const bool nothing_between =
+        s_.requests_since_server_data_ == 0 && offset == s_.requests_end_offset_;
+    s_.last_request_alone_ =
+        nothing_between && (s_.server_spoke_ ? s_.ClientHadAllReplies() &&
+                                                   s_.reply_parser_ != nullptr &&
+                                                   s_.reply_parser_->at_boundary()
+                                             : s_.has_request_ack_);
+    s_.last_request_ack_ = s_.request_ack_;
+    s_.replies_at_last_request_ = s_.replies_;
+  } else {
+    s_.last_request_alone_ = false;
   }
-  // This request, for the exchange it begins: alone if nothing was sent, skipped or lost
-  // since the server last sent data, all of which the client had (before the server's
-  // first data, settled when that comes).
-  const bool nothing_between = s_.requests_since_server_data_ == 0 &&
-                               s_.request_parser_ != nullptr &&
-                               s_.request_parser_->message_offset() == s_.requests_end_offset_;
-  s_.last_request_alone_ =
-      nothing_between && (s_.server_spoke_ ? s_.ClientHadAllReplies() &&
-                                                 s_.reply_parser_ != nullptr &&
-                                                 s_.reply_parser_->at_boundary()
-                                           : s_.has_request_ack_);
-  s_.last_request_ack_ = s_.request_ack_;
-  s_.replies_at_last_request_ = s_.replies_;
   s_.last_request_expected_ = 0;
   ++s_.requests_since_server_data_;
   reading_name_ = s_.desynced_ || s_.joining_;
@@ -548,7 +551,7 @@ void Session::OnRequest(ReplyControl control) {
   if (control == ReplyControl::kMonitor) monitor_sent_ = true;
   if (control == ReplyControl::kReset) monitor_sent_ = false;
   const bool silent = reply_mode_.RunSilently(control) || repeat_monitor;
-  last_request_expected_ = RepliesExpected(Waiting(waiting_), silent);
+  if (desynced_) last_request_expected_ = RepliesExpected(Waiting(waiting_), silent);
   if (control == ReplyControl::kMonitor && silent && !repeat_monitor) {
     // Run while replies are off: no +OK, but the lines come once replies are on again.
     monitoring_ = true;
