@@ -1121,9 +1121,18 @@ class Mutator {
       const int64_t b = g_.packets[feed_[i + 1].packet].seg.ts_ns;
       return std::max(a, b) - std::min(a, b) <= kReorderWindowNs;
     };
+    // Two copies of the same bytes (a retransmission right after its original) swapped
+    // change which one is first, and so the time the bytes came: not a reordering.
+    const auto copies = [&](size_t i) {
+      const Segment& a = g_.packets[feed_[i].packet].seg;
+      const Segment& b = g_.packets[feed_[i + 1].packet].seg;
+      return a.flow == b.flow && a.payload_len != 0 && b.payload_len != 0 &&
+             static_cast<int32_t>(a.seq - (b.seq + b.payload_len)) < 0 &&
+             static_cast<int32_t>(b.seq - (a.seq + a.payload_len)) < 0;
+    };
     for (size_t k = 0; k < n; ++k) {
       const size_t at = Pick([&](size_t i) {
-        return i + 1 < feed_.size() && Mutable(i) && Mutable(i + 1) && close(i);
+        return i + 1 < feed_.size() && Mutable(i) && Mutable(i + 1) && close(i) && !copies(i);
       });
       if (at != SIZE_MAX) std::swap(feed_[at], feed_[at + 1]);
     }
