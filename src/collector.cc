@@ -210,6 +210,9 @@ Collector::Connection* Collector::Lookup(const Segment& seg, const CanonicalKey&
       if (seg.payload_len != 0) ++counters_.reassembly.retransmitted;
       return nullptr;
     }
+    // A bare ACK says nothing of the 4-tuple's use: the last ACK of a close is one past
+    // the FIN, and late copies may still follow it.
+    if (seg.payload_len == 0) return nullptr;
     closed_.erase(it);  // its 4-tuple used again, the handshake not captured
   }
   if (seg.payload_len == 0 && !seg.has(tcp_flags::kSyn)) {

@@ -1094,6 +1094,9 @@ TEST_F(CollectorTest, SegmentsOfAClosedConnectionComingLateStartNothing) {
   c.OnSegment(k.FromClient("", 4, tcp_flags::kFin));
   c.OnSegment(k.FromServer("", 5, tcp_flags::kFin));
   EXPECT_EQ(c.active_connections(), 0u);
+  // The client's last ACK, one past its FIN, comes after the close too: it starts nothing,
+  // and leaves what comes after it late.
+  c.OnSegment(k.FromClient("", 5));
   c.OnSegment(request);
   c.OnSegment(reply);
   c.Finish();
