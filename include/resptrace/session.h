@@ -122,7 +122,8 @@ class Session {
     request_ack_ = ack.value_or(0);
     has_request_ack_ = ack.has_value();
   }
-  // A server segment with payload: its acknowledgement, and the sequence number after it.
+  // A server segment with payload or a FIN: its acknowledgement, where it starts, and the
+  // sequence number after it.
   // The highest of each is kept: a segment captured out of order comes after later ones.
   // A FIN counts as a byte at the end (the peer acknowledges it as one).
   void NoteServerData(uint32_t ack, uint32_t seq, uint32_t seq_end) {
@@ -323,8 +324,9 @@ class Session {
   void WritePush(Message& reply);  // server data that answers no command
   // What an answered MONITOR, QUIT or RESET does to the connection.
   void Follow(ReplyControl control);
-  // True when no command sent before the request at `request_offset` of the client's
-  // stream can still be waiting for its reply, as far as the capture shows.
+  // The acknowledgements' part of a proof at the request at `request_offset` of the
+  // client's stream: the client had every byte the server sent, and no more, and the
+  // server had every byte before the request when it last sent.
   bool InStepAt(uint64_t request_offset) const;
   // The client had every byte the server sent, as far as the capture shows, when it sent
   // the bytes now parsed.
