@@ -456,9 +456,9 @@ void Collector::ReleaseOldest(Connection& c) {
       // Joined mid-stream, the first replies may answer requests the capture never had.
       // With the handshake seen every request was seen, and the check is moot.
       if (!c.handshake_seen) c.session.SetReplyAck(seg.ack);
-      if (seg.payload_len != 0 || seg.has(tcp_flags::kFin)) {
-        const uint32_t fin = seg.has(tcp_flags::kFin) ? 1 : 0;
-        c.session.NoteServerData(seg.ack, seg.seq, seg.seq + seg.payload_len + fin);
+      const bool fin = seg.has(tcp_flags::kFin);
+      if (seg.payload_len != 0 || fin) {
+        c.session.NoteServerData(seg.ack, seg.seq, seg.seq + seg.payload_len + (fin ? 1 : 0));
       }
     }
     if (c.session.decoding()) c.to_client.Push(seg, c.reply_feed);

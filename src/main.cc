@@ -213,7 +213,8 @@ int CaptureWithPcap(const Options& options) {
     source.WriteFramesTo(writer.get());
   }
   return RunLive(
-      options, absl::StrCat(source.interface(), " (libpcap)"), source, writer.get(), [&source] { return source.counters(); },
+      options, absl::StrCat(source.interface(), " (libpcap)"), source, writer.get(),
+      [&source] { return source.counters(); },
       [&source]() -> absl::Status {
         const absl::StatusOr<resptrace::KernelDrops> drops = source.Drops();
         if (!drops.ok()) return drops.status();

@@ -42,6 +42,7 @@ void Reassembler::Push(const Segment& seg, StreamConsumer& out) {
 
 void Reassembler::PushSlow(const Segment& seg, StreamConsumer& out) {
   const bool syn = seg.has(tcp_flags::kSyn);
+  const std::optional<uint32_t> ack = AckOf(seg);
   const uint32_t data_seq = seg.seq + (syn ? 1 : 0);  // a SYN takes one sequence number
   // A payload_len shorter than what was captured is malformed: trust the bytes.
   const uint64_t len = std::max<uint64_t>(seg.payload_len, seg.payload.size());
@@ -70,13 +71,12 @@ void Reassembler::PushSlow(const Segment& seg, StreamConsumer& out) {
     if (captured_end > start) ForgetMissing(start, captured_end);
     seen = skip;
     if (start == next_) {
-      seen += DeliverInOrder(captured_end, static_cast<uint64_t>(end), data, seg.ts_ns,
-                             AckOf(seg), out);
+      seen += DeliverInOrder(captured_end, static_cast<uint64_t>(end), data, seg.ts_ns, ack, out);
     } else {
       ++counters_->out_of_order;
-      if (captured_end > start) seen += Buffer(start, captured_end, data, seg.ts_ns, AckOf(seg));
+      if (captured_end > start) seen += Buffer(start, captured_end, data, seg.ts_ns, ack);
       if (static_cast<uint64_t>(end) > captured_end) {
-        seen += Buffer(captured_end, static_cast<uint64_t>(end), nullptr, seg.ts_ns, AckOf(seg));
+        seen += Buffer(captured_end, static_cast<uint64_t>(end), nullptr, seg.ts_ns, ack);
       }
       EnforceLimits(seg.ts_ns, out);
     }
